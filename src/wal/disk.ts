@@ -1,0 +1,62 @@
+// The file-system surface the WAL (and later the snapshot code) uses. Production
+// fills it with node:fs; crash tests fill it with a simulated disk that can drop
+// or tear what was written but not synced. Keep it small: every method here is
+// something a simulated disk must model.
+
+import * as fsp from 'node:fs/promises';
+import { constants } from 'node:fs';
+
+export interface DiskFile {
+  /** Writes buf[offset, offset+length) at `position`; may write less (returns the count). */
+  write(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Disk {
+  /** Opens for reading and writing, creating the file if `create`. */
+  open(path: string, create: boolean): Promise<DiskFile>;
+  readFile(path: string): Promise<Buffer>;
+  readdir(path: string): Promise<string[]>;
+  mkdirp(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  copyFile(from: string, to: string): Promise<void>;
+  size(path: string): Promise<number>;
+  exists(path: string): Promise<boolean>;
+  /** fsync of a directory, so creations, renames and deletions in it are durable. */
+  syncDir(path: string): Promise<void>;
+}
+
+class NodeFile implements DiskFile {
+  constructor(private readonly handle: fsp.FileHandle) {}
+  async write(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    const { bytesWritten } = await this.handle.write(buf, offset, length, position);
+    return bytesWritten;
+  }
+  datasync(): Promise<void> { return this.handle.datasync(); }
+  truncate(length: number): Promise<void> { return this.handle.truncate(length); }
+  close(): Promise<void> { return this.handle.close(); }
+}
+
+export const nodeDisk: Disk = {
+  async open(path, create) {
+    const flags = constants.O_RDWR | (create ? constants.O_CREAT : 0);
+    return new NodeFile(await fsp.open(path, flags, 0o644));
+  },
+  readFile: (path) => fsp.readFile(path),
+  readdir: (path) => fsp.readdir(path),
+  async mkdirp(path) { await fsp.mkdir(path, { recursive: true }); },
+  rename: (from, to) => fsp.rename(from, to),
+  unlink: (path) => fsp.unlink(path),
+  copyFile: (from, to) => fsp.copyFile(from, to),
+  async size(path) { return (await fsp.stat(path)).size; },
+  async exists(path) {
+    try { await fsp.access(path); return true; } catch { return false; }
+  },
+  async syncDir(path) {
+    const handle = await fsp.open(path, constants.O_RDONLY);
+    try { await handle.sync(); } finally { await handle.close(); }
+  },
+};

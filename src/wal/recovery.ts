@@ -1,0 +1,161 @@
+// Reads the WAL at start-up and hands every record after the snapshot's start
+// sequence to the caller, in order.
+//
+// Decision table for a record that does not decode (short, bad checksum, bad
+// length, bad type, or a sequence that does not follow its predecessor):
+//
+//   where                                      what follows it        outcome
+//   -----------------------------------------  ---------------------  -----------------------------
+//   end of the newest segment                  nothing valid          torn tail: copy the segment to
+//     (also an all-zero tail)                                           <name>.broken, truncate at the
+//                                                                       record, warn, continue
+//   newest segment                             a valid record later   corruption
+//   any older segment                          anything               corruption
+//   corruption                                                        refuse to start, naming file
+//                                                                       and offset; with --repair-wal,
+//                                                                       keep .broken copies, truncate
+//                                                                       there, drop later segments
+//
+// A clean end of the log needs nothing. Older segments were fsynced whole
+// before a newer one was created, so damage there is never a torn write.
+
+import { decodeRecordAt, looksLikeRecordAfter } from './codec.js';
+import type { Disk } from './disk.js';
+import { listSegments, type SegmentRef } from './segments.js';
+import type { Effect } from '../engine/types.js';
+
+export class WalCorruptionError extends Error {
+  constructor(readonly file: string, readonly offset: number, readonly reason: string) {
+    super(`WAL corruption in ${file} at offset ${offset}: ${reason} (start with --repair-wal to truncate the log there)`);
+  }
+}
+
+export interface RecoveryOptions {
+  disk: Disk;
+  walDir: string;
+  /** Records with a sequence at or below this are already in the snapshot. */
+  afterSeq: number;
+  repair: boolean;
+  onRecord: (effect: Effect) => void;
+  log: (message: string) => void;
+}
+
+export interface RecoveryReport {
+  /** Sequence of the last valid record (or afterSeq when the log adds nothing). */
+  lastSeq: number;
+  recordsApplied: number;
+  segments: number;
+  /** The newest segment after recovery, where appends continue (null: none yet). */
+  tail: { segment: SegmentRef; sizeBytes: number } | null;
+  tornTail: { file: string; offset: number; reason: string } | null;
+  repaired: { file: string; offset: number; reason: string } | null;
+}
+
+interface BadRecord { offset: number; reason: string }
+
+const progress_log_interval_ms = 1000;
+
+export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport> {
+  const { disk, walDir } = opts;
+  const segments = await listSegments(disk, walDir);
+  const report: RecoveryReport = { lastSeq: opts.afterSeq, recordsApplied: 0, segments: segments.length, tail: null, tornTail: null, repaired: null };
+  const totalBytes = await totalSize(disk, segments);
+  const progress = progressLogger(opts.log, totalBytes);
+  let lastSeq: number | null = null;
+  let doneBytes = 0;
+
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const buf = await disk.readFile(segment.path);
+    const isNewest = i === segments.length - 1;
+    let expected: number = lastSeq === null ? segment.firstSeq : lastSeq + 1;
+    let offset = 0;
+    let bad: BadRecord | null = null;
+    if (lastSeq !== null && segment.firstSeq !== expected) {
+      bad = { offset: 0, reason: `segment name says it starts at ${segment.firstSeq}, the log continues at ${expected}` };
+    }
+    while (!bad && offset < buf.length) {
+      const d = decodeRecordAt(buf, offset);
+      if (!d.ok) { bad = { offset, reason: d.reason }; break; }
+      if (d.effect.seq !== expected) { bad = { offset, reason: `sequence ${d.effect.seq} where ${expected} was expected` }; break; }
+      if (d.effect.seq > opts.afterSeq) { opts.onRecord(d.effect); report.recordsApplied++; }
+      lastSeq = d.effect.seq;
+      expected = lastSeq + 1;
+      offset += d.size;
+      progress(doneBytes + offset, report.recordsApplied);
+    }
+    doneBytes += buf.length;
+    if (bad) {
+      const torn = isNewest && !validRecordFollows(buf, bad.offset, lastSeq ?? segment.firstSeq - 1);
+      const what = { file: segment.path, offset: bad.offset, reason: bad.reason };
+      if (torn) {
+        report.tornTail = what;
+        opts.log(`WAL torn tail in ${segment.path} at offset ${bad.offset} (${bad.reason}): truncating; the original is kept as ${await keepBrokenCopy(disk, segment.path)}`);
+      } else {
+        if (!opts.repair) throw new WalCorruptionError(segment.path, bad.offset, bad.reason);
+        report.repaired = what;
+        opts.log(`WAL corruption in ${segment.path} at offset ${bad.offset} (${bad.reason}): --repair-wal truncates the log there`);
+        await keepBrokenCopy(disk, segment.path);
+        for (const later of segments.slice(i + 1)) {
+          opts.log(`--repair-wal: dropping later segment ${later.path} (kept as ${await keepBrokenCopy(disk, later.path)})`);
+          await disk.unlink(later.path);
+        }
+      }
+      await truncateDurably(disk, segment.path, bad.offset);
+      report.tail = { segment, sizeBytes: bad.offset };
+      break;
+    }
+    report.tail = { segment, sizeBytes: buf.length };
+  }
+  if (lastSeq !== null && lastSeq > report.lastSeq) report.lastSeq = lastSeq;
+  return report;
+}
+
+/** True when some later offset holds a record that checks out: then the damage is not a torn tail. */
+function validRecordFollows(buf: Buffer, badOffset: number, lastGoodSeq: number): boolean {
+  if (isAllZero(buf, badOffset)) return false;
+  for (let p = badOffset + 1; p < buf.length; p++) {
+    if (looksLikeRecordAfter(buf, p, lastGoodSeq) && decodeRecordAt(buf, p).ok) return true;
+  }
+  return false;
+}
+
+function isAllZero(buf: Buffer, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+async function keepBrokenCopy(disk: Disk, path: string): Promise<string> {
+  let target = `${path}.broken`;
+  if (await disk.exists(target)) target = `${path}.${Date.now()}.broken`;
+  await disk.copyFile(path, target);
+  return target;
+}
+
+async function truncateDurably(disk: Disk, path: string, length: number): Promise<void> {
+  const file = await disk.open(path, false);
+  try {
+    await file.truncate(length);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+}
+
+async function totalSize(disk: Disk, segments: SegmentRef[]): Promise<number> {
+  let total = 0;
+  for (const s of segments) total += await disk.size(s.path);
+  return total;
+}
+
+function progressLogger(log: (m: string) => void, totalBytes: number): (doneBytes: number, records: number) => void {
+  let lastLogMs = Date.now();
+  return (doneBytes, records) => {
+    if ((records & 0x3ff) !== 0) return;
+    const now = Date.now();
+    if (now - lastLogMs < progress_log_interval_ms) return;
+    lastLogMs = now;
+    const percent = totalBytes === 0 ? 100 : Math.floor((doneBytes / totalBytes) * 100);
+    log(`WAL replay: ${records} records (${percent}%)`);
+  };
+}

@@ -1,0 +1,319 @@
+// The WAL writer: group commit over segment files.
+//
+// - append() encodes a record into the pending batch and returns at once.
+//   Everything appended in one event-loop turn forms one batch; a batch is
+//   one write (plus one fdatasync in `always` mode). At most one write/sync
+//   is in flight; the next batch fills meanwhile and starts when it ends.
+// - ackedSeq is the position replies may reflect: fsynced in `always` mode,
+//   written to the OS (so it survives kill -9) in `everysec` and `no` modes.
+//   `everysec` also fsyncs once a second; `no` leaves syncing to the OS.
+// - A failed write (EIO) or fsync is fatal: after a failed fsync the page
+//   cache state is unknown, so onFatal must stop the process.
+// - Disk full: a ballast file (wal/reserve) holds space for what is applied
+//   but not yet written. On ENOSPC the ballast is deleted, the in-flight
+//   batch completes, and acceptingWrites turns false until the ballast can be
+//   written again (retried every second). Callers refuse new mutations while
+//   it is false and keep un-durable bytes under the ballast via admission().
+// - Segments roll at segment_size_max_bytes; an older segment is always
+//   fsynced whole before its successor is created (recovery relies on it).
+
+import { join } from 'node:path';
+import { encodeRecord } from './codec.js';
+import type { Disk, DiskFile } from './disk.js';
+import { segmentName, segment_size_max_bytes, type SegmentRef } from './segments.js';
+import type { Effect } from '../engine/types.js';
+
+export type FsyncMode = 'always' | 'everysec' | 'no';
+
+export const ballast_file_name = 'reserve';
+export const ballast_default_bytes = 16 * 1024 * 1024;
+const ballast_retry_interval_ms = 1000;
+const everysec_interval_ms = 1000;
+
+export interface WalWriterOptions {
+  disk: Disk;
+  walDir: string;
+  mode: FsyncMode;
+  /** Where recovery left off: the newest segment and its valid length, or null for an empty log. */
+  tail: { segment: SegmentRef; sizeBytes: number } | null;
+  /** Sequence of the last record in the log (0 if none). */
+  lastSeq: number;
+  /** Bytes in older segments (for wal_bytes). */
+  olderSegmentsBytes: number;
+  ballastBytes: number;
+  onFatal: (err: Error) => void;
+  log: (message: string) => void;
+}
+
+export interface WalStats {
+  walBytes: number;
+  walRecords: number;
+  walFsyncs: number;
+  walFsyncAvgUs: number;
+  durableSeq: number;
+}
+
+export type Admission = 'ok' | 'wait' | 'full';
+
+export class WalWriter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private pendingLastSeq = 0;
+  private pendingFirstSeq = 0;
+  private inFlight = false;
+  private inFlightBytes = 0;
+  private scheduled = false;
+  private syncRequested = false;
+  private closed = false;
+  private writtenSeq: number;
+  private syncedSeq: number;
+  private segmentBytes: number;
+  private segmentPath: string;
+  private ballastPresent = false;
+  private restoringBallast = false;
+  private diskFull = false;
+  private readonly listeners: Array<() => void> = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private drainWaiters: Array<() => void> = [];
+  private totalWalBytes: number;
+  private records = 0;
+  private fsyncs = 0;
+  private fsyncTotalUs = 0;
+
+  private constructor(private readonly opts: WalWriterOptions, private file: DiskFile, segmentPath: string, segmentBytes: number) {
+    this.writtenSeq = opts.lastSeq;
+    this.syncedSeq = opts.lastSeq;
+    this.segmentBytes = segmentBytes;
+    this.segmentPath = segmentPath;
+    this.totalWalBytes = opts.olderSegmentsBytes + segmentBytes;
+  }
+
+  static async open(opts: WalWriterOptions): Promise<WalWriter> {
+    await opts.disk.mkdirp(opts.walDir);
+    let file: DiskFile;
+    let path: string;
+    let size: number;
+    if (opts.tail) {
+      path = opts.tail.segment.path;
+      file = await opts.disk.open(path, false);
+      size = opts.tail.sizeBytes;
+    } else {
+      path = join(opts.walDir, segmentName(opts.lastSeq + 1));
+      file = await opts.disk.open(path, true);
+      await opts.disk.syncDir(opts.walDir);
+      size = 0;
+    }
+    const writer = new WalWriter(opts, file, path, size);
+    await writer.restoreBallast();
+    if (opts.mode === 'everysec') writer.timers.push(setInterval(() => writer.requestSync(), everysec_interval_ms));
+    writer.timers.push(setInterval(() => { if (writer.diskFull) void writer.restoreBallast(); }, ballast_retry_interval_ms));
+    for (const t of writer.timers) t.unref();
+    return writer;
+  }
+
+  /** Queues one effect (its seq must follow the previous one). */
+  append(effect: Effect): void {
+    if (this.closed) throw new Error('WAL is closed');
+    const record = encodeRecord(effect);
+    if (this.pending.length === 0) this.pendingFirstSeq = effect.seq;
+    this.pending.push(record);
+    this.pendingBytes += record.length;
+    this.pendingLastSeq = effect.seq;
+    this.records++;
+    this.schedule();
+  }
+
+  /** Highest sequence a reply may reflect (see the mode rules above). */
+  get ackedSeq(): number {
+    return this.opts.mode === 'always' ? this.syncedSeq : this.writtenSeq;
+  }
+
+  get lastAppendedSeq(): number {
+    return this.pending.length ? this.pendingLastSeq : this.writtenSeq;
+  }
+
+  get acceptingWrites(): boolean { return !this.diskFull; }
+
+  /** Whether a mutation may be applied now: 'full' = refuse (disk full), 'wait' = too much un-durable data. */
+  admission(): Admission {
+    if (this.diskFull) return 'full';
+    if (this.pendingBytes + this.inFlightBytes >= this.opts.ballastBytes / 2) return 'wait';
+    return 'ok';
+  }
+
+  /** Resolves once the un-durable backlog has shrunk enough for admission() to say 'ok' (or the disk is full). */
+  whenAdmissible(): Promise<void> {
+    if (this.admission() !== 'wait') return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Called after every advance of ackedSeq. */
+  onAck(listener: () => void): void { this.listeners.push(listener); }
+
+  stats(): WalStats {
+    return {
+      walBytes: this.totalWalBytes,
+      walRecords: this.records,
+      walFsyncs: this.fsyncs,
+      walFsyncAvgUs: this.fsyncs === 0 ? 0 : Math.round(this.fsyncTotalUs / this.fsyncs),
+      durableSeq: this.ackedSeq,
+    };
+  }
+
+  /** Writes and fsyncs everything appended, then closes the segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    while (this.inFlight || this.pending.length) {
+      if (!this.inFlight) await this.flush();
+      else await new Promise<void>((resolve) => this.listeners.push(resolve));
+    }
+    try {
+      if (this.syncedSeq < this.writtenSeq || this.opts.mode !== 'always') await this.sync(this.writtenSeq);
+      await this.file.close();
+    } catch (err) {
+      this.opts.onFatal(err as Error);
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight) return;
+    this.scheduled = true;
+    setImmediate(() => { this.scheduled = false; void this.flush(); });
+  }
+
+  private requestSync(): void {
+    if (this.syncedSeq >= this.writtenSeq) return;
+    if (this.inFlight) { this.syncRequested = true; return; }
+    this.inFlight = true;
+    this.sync(this.writtenSeq)
+      .catch((err) => this.opts.onFatal(err as Error))
+      .finally(() => this.afterIo());
+  }
+
+  private async flush(): Promise<void> {
+    if (this.inFlight || this.pending.length === 0) return;
+    this.inFlight = true;
+    const batch = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const firstSeq = this.pendingFirstSeq;
+    const lastSeq = this.pendingLastSeq;
+    this.inFlightBytes = batch.length;
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      if (this.segmentBytes >= segment_size_max_bytes) await this.roll(firstSeq);
+      await this.writeAll(batch);
+      this.writtenSeq = lastSeq;
+      if (this.opts.mode === 'always' || this.syncRequested) {
+        this.syncRequested = false;
+        await this.sync(lastSeq);
+      }
+    } catch (err) {
+      this.opts.onFatal(err as Error);
+      return;
+    }
+    this.afterIo();
+  }
+
+  private afterIo(): void {
+    this.inFlight = false;
+    this.inFlightBytes = 0;
+    for (const listener of this.listeners) listener();
+    if (this.admission() !== 'wait' && this.drainWaiters.length) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (this.pending.length) void this.flush();
+  }
+
+  private async sync(upToSeq: number): Promise<void> {
+    const start = process.hrtime.bigint();
+    await this.file.datasync();
+    this.fsyncTotalUs += Number((process.hrtime.bigint() - start) / 1000n);
+    this.fsyncs++;
+    if (upToSeq > this.syncedSeq) this.syncedSeq = upToSeq;
+  }
+
+  private async writeAll(buf: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < buf.length) {
+      let n: number;
+      try {
+        n = await this.file.write(buf, offset, buf.length - offset, this.segmentBytes);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC' && this.ballastPresent) {
+          await this.releaseBallast();
+          continue;
+        }
+        throw err;
+      }
+      offset += n;
+      this.segmentBytes += n;
+      this.totalWalBytes += n;
+    }
+  }
+
+  /** Closes the full segment (fsynced whole) and starts the next at `firstSeq`. */
+  private async roll(firstSeq: number): Promise<void> {
+    await this.sync(this.writtenSeq);
+    await this.file.close();
+    this.segmentPath = join(this.opts.walDir, segmentName(firstSeq));
+    this.file = await this.withBallastFallback(() => this.opts.disk.open(this.segmentPath, true));
+    this.segmentBytes = 0;
+    await this.opts.disk.syncDir(this.opts.walDir);
+  }
+
+  private async withBallastFallback<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC' || !this.ballastPresent) throw err;
+      await this.releaseBallast();
+      return op();
+    }
+  }
+
+  private async releaseBallast(): Promise<void> {
+    this.diskFull = true;
+    this.ballastPresent = false;
+    this.opts.log('disk full: refusing writes until space is available (reserve released to finish pending writes)');
+    await this.opts.disk.unlink(join(this.opts.walDir, ballast_file_name)).catch(() => {});
+  }
+
+  /** Writes the ballast with real blocks; success ends disk-full mode. */
+  private async restoreBallast(): Promise<void> {
+    if (this.restoringBallast) return;
+    this.restoringBallast = true;
+    const path = join(this.opts.walDir, ballast_file_name);
+    let file: DiskFile | null = null;
+    try {
+      if (!this.diskFull && (await this.opts.disk.exists(path)) && (await this.opts.disk.size(path)) === this.opts.ballastBytes) {
+        this.ballastPresent = true;
+        return;
+      }
+      file = await this.opts.disk.open(path, true);
+      const zeros = Buffer.alloc(Math.min(this.opts.ballastBytes, 1024 * 1024));
+      for (let pos = 0; pos < this.opts.ballastBytes; pos += zeros.length) {
+        const length = Math.min(zeros.length, this.opts.ballastBytes - pos);
+        let done = 0;
+        while (done < length) done += await file.write(zeros, done, length - done, pos + done);
+      }
+      await file.datasync();
+      await file.close();
+      file = null;
+      this.ballastPresent = true;
+      if (this.diskFull) this.opts.log('disk space available again: accepting writes');
+      this.diskFull = false;
+    } catch (err) {
+      if (file) await file.close().catch(() => {});
+      await this.opts.disk.unlink(path).catch(() => {});
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') this.opts.log(`cannot write the WAL reserve file: ${(err as Error).message}`);
+      if (!this.diskFull) this.opts.log('disk full: refusing writes until space is available');
+      this.diskFull = true;
+    } finally {
+      this.restoringBallast = false;
+    }
+  }
+}
