@@ -40,13 +40,14 @@ function scanDecimal(buf: Uint8Array, start: number, end: number): Scanned | nul
   return { negative, magnitude, end: i };
 }
 
-/** memcached accepts the number only if it ends the token or is followed by whitespace. */
+/** memcached accepts the number only if it ends the (C) string or is followed by whitespace. */
 function endsCleanly(buf: Uint8Array, pos: number, end: number): boolean {
-  return pos === end || isCSpace(buf[pos]!);
+  return pos === end || buf[pos] === 0 || isCSpace(buf[pos]!);
 }
 
+/** strchr(str, '-'): the C string stops at a NUL. */
 function hasMinus(buf: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i] === 0x2d) return true;
+  for (let i = start; i < end && buf[i] !== 0; i++) if (buf[i] === 0x2d) return true;
   return false;
 }
 

@@ -136,8 +136,15 @@ export class Engine {
         return this.put(key, combined, old.flags, old.expiresAtMs, nowMs);
       }
       case 'set':
-      case 'replace':
-        return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs);
+      case 'replace': {
+        const result = this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs);
+        // memcached unlinks the old item when a set cannot allocate, so no stale value survives.
+        if (result.status === 'NO_MEMORY' && mode === 'set') {
+          this.remove(key, 'del');
+          return { status: 'NO_MEMORY', seq: this.removalSeqValue };
+        }
+        return result;
+      }
     }
   }
 
@@ -193,7 +200,7 @@ export class Engine {
     if (incr) { this.counters.incrHits++; this.stat(item).incrHits++; }
     else { this.counters.decrHits++; this.stat(item).decrHits++; }
     const result = this.put(key, deltaValue(next, item.value.length), item.flags, item.expiresAtMs, nowMs);
-    if (result.status !== 'STORED') return { status: 'NON_NUMERIC', seq: result.seq };
+    if (result.status !== 'STORED') return { status: 'NO_MEMORY', seq: result.seq };
     return { status: 'VALUE', value: next, seq: result.seq };
   }
 
@@ -266,6 +273,7 @@ export class Engine {
       }
       case 'flush':
         this.clear();
+        this.pendingFlushAtMs = 0; // the live engine cleared it before flushing; else replay would flush again
         this.removalSeqValue = effect.seq;
         break;
       case 'flushAt':

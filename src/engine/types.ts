@@ -45,7 +45,7 @@ export interface DeleteResult { status: 'DELETED' | 'NOT_FOUND'; seq: number }
 export interface TouchResult { status: 'TOUCHED' | 'NOT_FOUND'; seq: number }
 export type DeltaResult =
   | { status: 'VALUE'; value: bigint; seq: number }
-  | { status: 'NOT_FOUND' | 'NON_NUMERIC'; seq: number };
+  | { status: 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY'; seq: number };
 
 export interface EngineOptions {
   memoryLimitBytes: number;

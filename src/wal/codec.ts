@@ -15,6 +15,9 @@
 //     flush    empty
 //     flushAt  u64 atMs (0 = cancel)
 //
+// Every u64 is at most 2^53 - 1 (a JS number exactly); a record with a larger
+// one was not written by encodeRecord and is rejected as malformed.
+//
 // Records hold resulting state, never commands, so replaying one twice gives
 // the same state. A reader must check P against the bytes left in the file
 // before trusting or allocating it (decodeRecordAt does). An all-zero header
@@ -40,6 +43,11 @@ function writeU64(buf: Buffer, value: number, offset: number): void {
 
 function readU64(buf: Buffer, offset: number): number {
   return buf.readUInt32LE(offset) + buf.readUInt32LE(offset + 4) * 0x1_0000_0000;
+}
+
+/** Whether the u64 at `offset` is at most 2^53 - 1, so readU64 returns it exactly (encodeRecord never writes more). */
+function u64IsSafe(buf: Buffer, offset: number): boolean {
+  return buf.readUInt32LE(offset + 4) <= 0x1f_ffff;
 }
 
 function payloadLength(effect: Effect): number {
@@ -115,12 +123,14 @@ function decodePayload(buf: Buffer, offset: number, length: number): Effect | nu
   const type = buf[offset + 16];
   const p = offset + record_header_bytes;
   const end = p + length;
+  if (!u64IsSafe(buf, offset + 8)) return null;
   switch (type) {
     case TYPE_PUT: {
       if (length < 22) return null;
       const keyLength = buf.readUInt16LE(p);
       const fields = p + 2 + keyLength;
       if (fields + 20 > end) return null;
+      if (!u64IsSafe(buf, fields + 4) || !u64IsSafe(buf, fields + 12)) return null;
       return {
         kind: 'put', seq,
         key: buf.toString('latin1', p + 2, fields),
@@ -133,12 +143,12 @@ function decodePayload(buf: Buffer, offset: number, length: number): Effect | nu
     case TYPE_DEL:
       return { kind: 'del', seq, key: buf.toString('latin1', p, end) };
     case TYPE_TOUCH:
-      if (length < 8) return null;
+      if (length < 8 || !u64IsSafe(buf, p)) return null;
       return { kind: 'touch', seq, expiresAtMs: readU64(buf, p), key: buf.toString('latin1', p + 8, end) };
     case TYPE_FLUSH:
       return length === 0 ? { kind: 'flush', seq } : null;
     case TYPE_FLUSH_AT:
-      return length === 8 ? { kind: 'flushAt', seq, atMs: readU64(buf, p) } : null;
+      return length === 8 && u64IsSafe(buf, p) ? { kind: 'flushAt', seq, atMs: readU64(buf, p) } : null;
     default:
       return null;
   }

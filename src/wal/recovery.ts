@@ -18,6 +18,8 @@
 //
 // A clean end of the log needs nothing. Older segments were fsynced whole
 // before a newer one was created, so damage there is never a torn write.
+// A segment whose name does not continue the log is bad at offset 0, unless
+// the records it skips are all at or below afterSeq (in the snapshot).
 
 import { decodeRecordAt, looksLikeRecordAfter } from './codec.js';
 import type { Disk } from './disk.js';
@@ -72,7 +74,10 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
     let offset = 0;
     let bad: BadRecord | null = null;
     if (lastSeq !== null && segment.firstSeq !== expected) {
-      bad = { offset: 0, reason: `segment name says it starts at ${segment.firstSeq}, the log continues at ${expected}` };
+      // A jump forward is fine when the snapshot covers everything skipped
+      // (appends after a log that ended before afterSeq start a new segment).
+      if (segment.firstSeq > expected && segment.firstSeq <= opts.afterSeq + 1) expected = segment.firstSeq;
+      else bad = { offset: 0, reason: `segment name says it starts at ${segment.firstSeq}, the log continues at ${expected}` };
     }
     while (!bad && offset < buf.length) {
       const d = decodeRecordAt(buf, offset);
@@ -101,14 +106,30 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
           await disk.unlink(later.path);
         }
       }
-      await truncateDurably(disk, segment.path, bad.offset);
-      report.tail = { segment, sizeBytes: bad.offset };
+      if (bad.offset === 0 && lastSeq !== null && segment.firstSeq !== lastSeq + 1) {
+        // Its name is wrong, so even emptied it could not take the next record:
+        // remove it (the copy is kept) and continue in the previous segment.
+        await disk.unlink(segment.path);
+        await disk.syncDir(walDir);
+      } else {
+        await truncateDurably(disk, segment.path, bad.offset);
+        report.tail = { segment, sizeBytes: bad.offset };
+      }
       break;
     }
     report.tail = { segment, sizeBytes: buf.length };
   }
   if (lastSeq !== null && lastSeq > report.lastSeq) report.lastSeq = lastSeq;
+  // The log may end before afterSeq (the snapshot holds records the log never
+  // got to disk). Appending afterSeq + 1 to that segment would leave a gap
+  // inside it, so the writer must start a new segment instead.
+  if (report.tail && nextSeqOf(report.tail, lastSeq) !== report.lastSeq + 1) report.tail = null;
   return report;
+}
+
+/** The sequence the tail segment takes next: its first if empty, else after the last record read. */
+function nextSeqOf(tail: { segment: SegmentRef; sizeBytes: number }, lastSeq: number | null): number {
+  return tail.sizeBytes === 0 || lastSeq === null ? tail.segment.firstSeq : lastSeq + 1;
 }
 
 /** True when some later offset holds a record that checks out: then the damage is not a torn tail. */

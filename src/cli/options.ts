@@ -1,0 +1,141 @@
+// Server options from flags, environment and .env, with memcached's flag names
+// where memcached has one. Precedence: flags > environment > .env > defaults
+// (dotenv never overrides a variable already set). A bad value is an
+// OptionError that names the option.
+
+import { connection_limit_default, item_size_max_default_bytes } from '../engine/limits.js';
+import type { FsyncMode } from '../wal/writer.js';
+
+export class OptionError extends Error {}
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  connectionLimit: number;
+  memoryLimitMb: number;
+  evictionsDisabled: boolean;
+  itemSizeMaxBytes: number;
+  verbosity: number;
+  dataDir: string;
+  fsync: FsyncMode;
+  snapshotIntervalS: number;
+  repairWal: boolean;
+  help: boolean;
+}
+
+export const defaultOptions: ServerOptions = {
+  host: '127.0.0.1',
+  port: 11211,
+  connectionLimit: connection_limit_default,
+  memoryLimitMb: 64,
+  evictionsDisabled: false,
+  itemSizeMaxBytes: item_size_max_default_bytes,
+  verbosity: 0,
+  dataDir: './data',
+  fsync: 'always',
+  snapshotIntervalS: 60,
+  repairWal: false,
+  help: false,
+};
+
+export const usage = `Usage: memcached-lite [options]
+
+A memcached-compatible server that never loses an acknowledged write.
+
+Options (environment variable in brackets; flags win over the environment,
+which wins over .env in the working directory):
+  -p, --port <num>            TCP port to listen on (default 11211) [PORT]
+  -l, --listen <addr>         interface to bind (default 127.0.0.1) [HOST]
+  -c, --conn-limit <num>      max simultaneous connections (default 1024)
+  -m, --memory-limit <mb>     item memory in megabytes (default 64)
+  -M, --disable-evictions     return an error when memory is full instead of evicting
+  -I, --max-item-size <size>  largest item, k/m suffixes allowed (default 1m)
+  -U, --udp-port <num>        only 0 is accepted: there is no UDP
+  -v, -vv                     verbose / very verbose logging to stderr
+      --data-dir <dir>        data directory (default ./data) [DATA_DIR]
+      --fsync <mode>          always | everysec | no (default always) [FSYNC]
+      --snapshot-interval <s> seconds between snapshot checks (default 60) [SNAPSHOT_INTERVAL_S]
+      --repair-wal            truncate a corrupt WAL at the damage instead of refusing to start
+  -h, --help                  print this help
+`;
+
+type Setter = (o: ServerOptions, value: string, name: string) => void;
+
+interface Spec { short?: string; long: string; takesValue: boolean; set: Setter }
+
+function integer(value: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new OptionError(`${name}: '${value}' is not a whole number`);
+  const n = Number(value);
+  if (n < min || n > max) throw new OptionError(`${name}: ${n} is out of range (${min}..${max})`);
+  return n;
+}
+
+/** memcached's -I syntax: bytes, or a number with k or m. */
+export function parseSize(value: string, name: string): number {
+  const m = /^(\d+)([kKmM]?)$/.exec(value);
+  if (!m) throw new OptionError(`${name}: '${value}' is not a size (use bytes, or k/m suffix)`);
+  const unit = m[2]!.toLowerCase();
+  const bytes = Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+  if (bytes < 1024) throw new OptionError(`${name}: item size must be at least 1k`);
+  if (bytes > 1024 * 1024 * 1024) throw new OptionError(`${name}: item size cannot exceed 1024m`);
+  return bytes;
+}
+
+function fsyncMode(value: string, name: string): FsyncMode {
+  if (value === 'always' || value === 'everysec' || value === 'no') return value;
+  throw new OptionError(`${name}: '${value}' must be always, everysec or no`);
+}
+
+const specs: Spec[] = [
+  { short: 'p', long: 'port', takesValue: true, set: (o, v, n) => { o.port = integer(v, n, 0, 65535); } },
+  { short: 'l', long: 'listen', takesValue: true, set: (o, v, n) => { if (!v) throw new OptionError(`${n}: empty address`); o.host = v; } },
+  { short: 'c', long: 'conn-limit', takesValue: true, set: (o, v, n) => { o.connectionLimit = integer(v, n, 1, 1_000_000); } },
+  { short: 'm', long: 'memory-limit', takesValue: true, set: (o, v, n) => { o.memoryLimitMb = integer(v, n, 1, 1_048_576); } },
+  { short: 'M', long: 'disable-evictions', takesValue: false, set: (o) => { o.evictionsDisabled = true; } },
+  { short: 'I', long: 'max-item-size', takesValue: true, set: (o, v, n) => { o.itemSizeMaxBytes = parseSize(v, n); } },
+  { short: 'U', long: 'udp-port', takesValue: true, set: (_o, v, n) => { if (integer(v, n, 0, 65535) !== 0) throw new OptionError(`${n}: UDP is not supported; only 0 is accepted`); } },
+  { long: 'data-dir', takesValue: true, set: (o, v, n) => { if (!v) throw new OptionError(`${n}: empty path`); o.dataDir = v; } },
+  { long: 'fsync', takesValue: true, set: (o, v, n) => { o.fsync = fsyncMode(v, n); } },
+  { long: 'snapshot-interval', takesValue: true, set: (o, v, n) => { o.snapshotIntervalS = integer(v, n, 1, 86_400 * 365); } },
+  { long: 'repair-wal', takesValue: false, set: (o) => { o.repairWal = true; } },
+  { short: 'h', long: 'help', takesValue: false, set: (o) => { o.help = true; } },
+];
+
+const envVars: Array<[string, string]> = [
+  ['HOST', 'listen'], ['PORT', 'port'], ['DATA_DIR', 'data-dir'], ['FSYNC', 'fsync'], ['SNAPSHOT_INTERVAL_S', 'snapshot-interval'],
+];
+
+/** Builds the options from argv (without node and script) and an environment (already merged with .env). */
+export function parseServerOptions(argv: string[], env: Record<string, string | undefined>): ServerOptions {
+  const o: ServerOptions = { ...defaultOptions };
+  for (const [variable, long] of envVars) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') specs.find((s) => s.long === long)!.set(o, value, `${variable} (environment)`);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (/^-v+$/.test(arg)) { o.verbosity = Math.min(2, arg.length - 1); continue; }
+    let spec: Spec | undefined;
+    let inline: string | undefined;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      if (eq >= 0) inline = arg.slice(eq + 1);
+      spec = specs.find((s) => s.long === name);
+    } else if (arg.startsWith('-') && arg.length >= 2) {
+      spec = specs.find((s) => s.short === arg[1]);
+      if (arg.length > 2) inline = arg.slice(2);
+    }
+    if (!spec) throw new OptionError(`unknown option '${arg}' (see --help)`);
+    const name = spec.short ? `-${spec.short}/--${spec.long}` : `--${spec.long}`;
+    if (!spec.takesValue) {
+      if (inline !== undefined) throw new OptionError(`${name} takes no value`);
+      spec.set(o, '', name);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new OptionError(`${name} needs a value`);
+    spec.set(o, value, name);
+  }
+  return o;
+}

@@ -1,0 +1,152 @@
+// Composition root: the only module that knows every part. It owns the clock
+// and the file system, and wires engine + WAL + snapshot seam + network:
+//
+//   options -> lock DATA_DIR -> load snapshot (none yet) -> replay WAL ->
+//   open WAL writer -> engine effects feed the writer -> listen.
+//
+// It listens only after recovery. SIGTERM/SIGINT: stop accepting, release the
+// replies still owed after a final write + fsync, close, exit 0. A failed
+// write or fsync is fatal (exit 1): what was acknowledged is already durable.
+
+import { config as loadDotenv } from 'dotenv';
+import { join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { Engine } from './engine/engine.js';
+import type { Effect } from './engine/types.js';
+import { OptionError, parseServerOptions, usage, type ServerOptions } from './cli/options.js';
+import { DataDirLockedError, lockDataDir } from './cli/lock.js';
+import { nodeDisk } from './wal/disk.js';
+import { recoverWal, WalCorruptionError } from './wal/recovery.js';
+import { listSegments } from './wal/segments.js';
+import { ballast_default_bytes, WalWriter } from './wal/writer.js';
+import { noSnapshots } from './snapshot/index.js';
+import { startServer, type MemcachedServer } from './net/server.js';
+import type { Backend } from './net/backend.js';
+
+const engine_tick_interval_ms = 1000;
+
+function makeLogger(verbosity: () => number) {
+  return (level: number, message: string) => {
+    if (level <= verbosity()) process.stderr.write(`[memcached-lite ${new Date().toISOString()}] ${message}\n`);
+  };
+}
+
+export interface RunningServer {
+  server: MemcachedServer;
+  shutdown(): Promise<void>;
+}
+
+export async function startFromOptions(options: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir);
+  const settings = {
+    host: options.host, port: options.port, connectionLimit: options.connectionLimit, itemSizeMaxBytes: options.itemSizeMaxBytes,
+    verbosity: options.verbosity, dataDir, fsyncMode: options.fsync, evictionsDisabled: options.evictionsDisabled,
+  };
+  const log = makeLogger(() => settings.verbosity);
+  const walDir = join(dataDir, 'wal');
+  await mkdir(walDir, { recursive: true });
+  const unlock = await lockDataDir(dataDir, (err) => {
+    log(0, `fatal: lost the data directory lock (${err.message})`);
+    process.exit(1);
+  });
+
+  let sink: (effect: Effect) => void = () => { throw new Error('the engine emitted an effect during recovery'); };
+  const engine = new Engine(
+    { memoryLimitBytes: options.memoryLimitMb * 1024 * 1024, itemSizeMaxBytes: options.itemSizeMaxBytes, evictionsDisabled: options.evictionsDisabled },
+    (effect) => sink(effect),
+  );
+
+  const started = Date.now();
+  const snapshot = await noSnapshots.loadNewest(dataDir);
+  if (snapshot) engine.restore(snapshot.image);
+  const report = await recoverWal({
+    disk: nodeDisk, walDir, afterSeq: snapshot?.startSeq ?? 0, repair: options.repairWal,
+    onRecord: (effect) => engine.applyEffect(effect),
+    log: (m) => log(0, m),
+  });
+  log(0, `recovered ${engine.itemCount} items from ${report.recordsApplied} WAL records in ${report.segments} segments (${Date.now() - started} ms)`);
+
+  let olderBytes = 0;
+  for (const s of await listSegments(nodeDisk, walDir)) if (s.path !== report.tail?.segment.path) olderBytes += await nodeDisk.size(s.path);
+  const wal = await WalWriter.open({
+    disk: nodeDisk, walDir, mode: options.fsync, tail: report.tail, lastSeq: Math.max(report.lastSeq, engine.lastSeq),
+    olderSegmentsBytes: olderBytes, ballastBytes: ballast_default_bytes,
+    onFatal: (err) => {
+      log(0, `fatal: WAL write or fsync failed (${err.message}); exiting so that nothing unsafe is acknowledged`);
+      process.exit(1);
+    },
+    log: (m) => log(0, m),
+  });
+  sink = (effect) => wal.append(effect);
+  engine.enforceMemoryLimit(Date.now());
+
+  const backend: Backend = {
+    engine,
+    now: () => Date.now(),
+    ackedSeq: () => wal.ackedSeq,
+    onAck: (listener) => wal.onAck(listener),
+    writeAdmission: () => wal.admission(),
+    whenAdmissible: () => wal.whenAdmissible(),
+    storageStats: () => {
+      const s = wal.stats();
+      return [['wal_bytes', s.walBytes], ['wal_records', s.walRecords], ['wal_fsyncs', s.walFsyncs], ['wal_fsync_avg_us', s.walFsyncAvgUs], ['durable_seq', s.durableSeq]];
+    },
+  };
+  const server = await startServer(settings, backend, log);
+  const ticker = setInterval(() => engine.tick(Date.now()), engine_tick_interval_ms);
+  log(0, `listening on ${server.address.host}:${server.address.port} (data ${dataDir}, fsync ${options.fsync})`);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    server,
+    shutdown() {
+      stopping ??= (async () => {
+        server.stopAccepting();
+        clearInterval(ticker);
+        await wal.close();
+        await server.closeConnections();
+        await unlock();
+      })();
+      return stopping;
+    },
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  loadDotenv({ quiet: true } as Parameters<typeof loadDotenv>[0]);
+  let options: ServerOptions;
+  try {
+    options = parseServerOptions(argv, process.env);
+  } catch (err) {
+    if (err instanceof OptionError) {
+      process.stderr.write(`memcached-lite: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (options.help) {
+    process.stdout.write(usage);
+    return;
+  }
+  const log = makeLogger(() => options.verbosity);
+  let running: RunningServer;
+  try {
+    running = await startFromOptions(options);
+  } catch (err) {
+    if (err instanceof DataDirLockedError || err instanceof WalCorruptionError) {
+      log(0, `cannot start: ${err.message}`);
+      process.exit(1);
+    }
+    log(0, `cannot start: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  }
+  const stop = (signal: string) => {
+    log(0, `${signal}: shutting down`);
+    running.shutdown().then(
+      () => { log(0, 'clean shutdown complete'); process.exit(0); },
+      (err) => { log(0, `shutdown failed: ${(err as Error).message}`); process.exit(1); },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,234 @@
+// One text-protocol command line -> a Request, with memcached's answers for
+// bad input (proto_text.c process_command_ascii and its process_* helpers):
+//
+// - tokens are separated by single spaces only, at most 24 tokens counting
+//   memcached's terminal token (get-style commands take any number of keys);
+// - argument counts outside a command's range answer ERROR;
+// - bad numbers and keys over 250 bytes answer CLIENT_ERROR bad command line
+//   format, and the data block of such a store is NOT swallowed (memcached
+//   reads it as the next command);
+// - `noreply` is recognised as the last token and silences errors too;
+// - an unknown command whose last token starts with HTTP/ closes the connection.
+//
+// Deliberate deviation: keys containing control characters are refused with
+// CLIENT_ERROR (memcached would store them; clients cannot read them back).
+
+import { key_length_max } from '../engine/limits.js';
+import { safeStrtol, safeStrtoul, safeStrtoull } from '../engine/cnumbers.js';
+import { itemTotalBytes } from '../engine/engine.js';
+import type { StoreMode } from '../engine/types.js';
+import { client_error_format, type Request } from './requests.js';
+
+const max_tokens = 24;
+
+/** A store command's line, before its data block arrives. */
+export interface StoreHeader {
+  kind: 'store_header';
+  mode: StoreMode;
+  key: string;
+  flags: number;
+  exptime: number;
+  casUnique: bigint;
+  noreply: boolean;
+  /** Data bytes to read, including the trailing "\r\n". */
+  dataBytes: number;
+  tooLarge: boolean;
+}
+
+interface Tokens { starts: number[]; ends: number[]; count: number }
+
+function tokenize(line: Buffer): Tokens {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    while (i < n && line[i] === 0x20) i++;
+    if (i >= n) break;
+    const s = i;
+    while (i < n && line[i] !== 0x20) i++;
+    starts.push(s);
+    ends.push(i);
+  }
+  return { starts, ends, count: starts.length };
+}
+
+function tokenIs(line: Buffer, t: Tokens, index: number, text: string): boolean {
+  const len = t.ends[index]! - t.starts[index]!;
+  if (len !== text.length) return false;
+  for (let i = 0; i < len; i++) if (line[t.starts[index]! + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+function tokenText(line: Buffer, t: Tokens, index: number): string {
+  return line.toString('latin1', t.starts[index], t.ends[index]);
+}
+
+/** memcached's ntokens: real tokens (at most 23) plus the terminal token. */
+function ntokensOf(t: Tokens): number {
+  return Math.min(t.count, max_tokens - 1) + 1;
+}
+
+function hasNoreply(line: Buffer, t: Tokens, ntokens: number): boolean {
+  const index = ntokens - 2;
+  return index >= 0 && index < t.count && tokenIs(line, t, index, 'noreply');
+}
+
+function validKeyBytes(line: Buffer, start: number, end: number): boolean {
+  if (end - start > key_length_max) return false;
+  for (let i = start; i < end; i++) {
+    const b = line[i]!;
+    if (b < 0x21 || b === 0x7f) return false;
+  }
+  return true;
+}
+
+const reply = (text: string, noreply = false): Request => ({ kind: 'reply', line: text, noreply });
+const ERROR = (): Request => reply('ERROR');
+
+export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number): Request | StoreHeader {
+  const t = tokenize(line);
+  const ntokens = ntokensOf(t);
+  if (t.count === 0 || t.ends[0]! - t.starts[0]! < 2) return ERROR();
+  const command = tokenText(line, t, 0);
+  switch (command) {
+    case 'get': return parseGet(line, t, false, false);
+    case 'gets': return parseGet(line, t, true, false);
+    case 'gat': return parseGet(line, t, false, true);
+    case 'gats': return parseGet(line, t, true, true);
+    case 'set': case 'add': case 'replace': case 'append': case 'prepend':
+      if (ntokens !== 6 && ntokens !== 7) return ERROR();
+      return parseStore(line, t, ntokens, command, itemSizeMaxBytes);
+    case 'cas':
+      if (ntokens !== 7 && ntokens !== 8) return ERROR();
+      return parseStore(line, t, ntokens, 'cas', itemSizeMaxBytes);
+    case 'delete': return parseDelete(line, t, ntokens);
+    case 'incr': case 'decr': return parseDelta(line, t, ntokens, command === 'incr');
+    case 'touch': return parseTouch(line, t, ntokens);
+    case 'flush_all': return parseFlushAll(line, t, ntokens);
+    case 'version': return { kind: 'version' };
+    case 'quit': return { kind: 'quit' };
+    case 'verbosity': return parseVerbosity(line, t, ntokens);
+    case 'stats': {
+      const args: string[] = [];
+      for (let i = 1; i < t.count; i++) args.push(tokenText(line, t, i));
+      return { kind: 'stats', args };
+    }
+    case 'cache_memlimit': {
+      if (ntokens !== 3 && ntokens !== 4) return ERROR();
+      const mb = safeStrtoul(line, t.starts[1], t.ends[1]);
+      return { kind: 'cache_memlimit', megabytes: mb, noreply: hasNoreply(line, t, ntokens) };
+    }
+    case 'slabs': return parseSlabs(line, t, ntokens);
+    default:
+      if (t.count >= 1 && ntokens >= 2) {
+        const last = Math.min(t.count, max_tokens - 1) - 1;
+        if (t.ends[last]! - t.starts[last]! >= 5 && line.toString('latin1', t.starts[last], t.starts[last]! + 5) === 'HTTP/') {
+          return { kind: 'close', reason: 'HTTP request' };
+        }
+      }
+      return ERROR();
+  }
+}
+
+function parseGet(line: Buffer, t: Tokens, withCas: boolean, touch: boolean): Request {
+  if (t.count < 2) return ERROR();
+  let first = 1;
+  let touchExptime: number | undefined;
+  if (touch) {
+    const exptime = safeStrtol(line, t.starts[1], t.ends[1]);
+    if (exptime === null) return reply('CLIENT_ERROR invalid exptime argument');
+    touchExptime = exptime;
+    first = 2;
+  }
+  const keys: string[] = [];
+  for (let i = first; i < t.count; i++) {
+    if (!validKeyBytes(line, t.starts[i]!, t.ends[i]!)) return reply(client_error_format);
+    keys.push(line.toString('latin1', t.starts[i], t.ends[i]));
+  }
+  return { kind: 'get', keys, withCas, touchExptime };
+}
+
+function parseStore(line: Buffer, t: Tokens, ntokens: number, mode: StoreMode, itemSizeMaxBytes: number): Request | StoreHeader {
+  const noreply = hasNoreply(line, t, ntokens);
+  const keyStart = t.starts[1]!;
+  const keyEnd = t.ends[1]!;
+  if (!validKeyBytes(line, keyStart, keyEnd)) return reply(client_error_format, noreply);
+  const flags = safeStrtoul(line, t.starts[2], t.ends[2]);
+  const exptime = safeStrtol(line, t.starts[3], t.ends[3]);
+  const bytes = safeStrtol(line, t.starts[4], t.ends[4]);
+  if (flags === null || exptime === null || bytes === null) return reply(client_error_format, noreply);
+  let casUnique = 0n;
+  if (mode === 'cas') {
+    const cas = safeStrtoull(line, t.starts[5], t.ends[5]);
+    if (cas === null) return reply(client_error_format, noreply);
+    casUnique = cas;
+  }
+  if (bytes < 0 || bytes > 0x7fffffff - 2) return reply(client_error_format, noreply);
+  const key = line.toString('latin1', keyStart, keyEnd);
+  const tooLarge = itemTotalBytes(key.length, bytes, flags) > itemSizeMaxBytes;
+  return { kind: 'store_header', mode, key, flags, exptime, casUnique, noreply, dataBytes: bytes + 2, tooLarge };
+}
+
+function parseDelete(line: Buffer, t: Tokens, ntokens: number): Request {
+  if (ntokens < 3 || ntokens > 5) return ERROR();
+  let noreply = false;
+  if (ntokens > 3) {
+    const holdIsZero = tokenIs(line, t, 2, '0');
+    noreply = hasNoreply(line, t, ntokens);
+    const valid = (ntokens === 4 && (holdIsZero || noreply)) || (ntokens === 5 && holdIsZero && noreply);
+    if (!valid) return reply('CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]', noreply);
+  }
+  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!)) return reply(client_error_format, noreply);
+  return { kind: 'delete', key: tokenText(line, t, 1), noreply };
+}
+
+function parseDelta(line: Buffer, t: Tokens, ntokens: number, incr: boolean): Request {
+  if (ntokens !== 4 && ntokens !== 5) return ERROR();
+  const noreply = hasNoreply(line, t, ntokens);
+  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!)) return reply(client_error_format, noreply);
+  const delta = safeStrtoull(line, t.starts[2], t.ends[2]);
+  if (delta === null) return reply('CLIENT_ERROR invalid numeric delta argument', noreply);
+  return { kind: 'delta', incr, key: tokenText(line, t, 1), delta, noreply };
+}
+
+function parseTouch(line: Buffer, t: Tokens, ntokens: number): Request {
+  if (ntokens !== 4 && ntokens !== 5) return ERROR();
+  const noreply = hasNoreply(line, t, ntokens);
+  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!)) return reply(client_error_format, noreply);
+  const exptime = safeStrtol(line, t.starts[2], t.ends[2]);
+  if (exptime === null) return reply('CLIENT_ERROR invalid exptime argument', noreply);
+  return { kind: 'touch', key: tokenText(line, t, 1), exptime, noreply };
+}
+
+function parseFlushAll(line: Buffer, t: Tokens, ntokens: number): Request {
+  if (ntokens < 2 || ntokens > 4) return ERROR();
+  const noreply = hasNoreply(line, t, ntokens);
+  let delaySeconds = 0;
+  if (ntokens !== (noreply ? 3 : 2)) {
+    const parsed = safeStrtol(line, t.starts[1], t.ends[1]);
+    if (parsed === null) return reply('CLIENT_ERROR invalid exptime argument', noreply);
+    delaySeconds = parsed;
+  }
+  return { kind: 'flush_all', delaySeconds, noreply };
+}
+
+function parseVerbosity(line: Buffer, t: Tokens, ntokens: number): Request {
+  if (ntokens !== 3 && ntokens !== 4) return ERROR();
+  const noreply = hasNoreply(line, t, ntokens);
+  const level = safeStrtoul(line, t.starts[1], t.ends[1]);
+  if (level === null) return reply(client_error_format, noreply);
+  return { kind: 'verbosity', level, noreply };
+}
+
+/** Only `slabs automove` is understood (we have no slab pages to move): memcached's answers. */
+function parseSlabs(line: Buffer, t: Tokens, ntokens: number): Request {
+  if (ntokens >= 4 && tokenIs(line, t, 1, 'automove')) {
+    const noreply = hasNoreply(line, t, ntokens);
+    if (tokenIs(line, t, 2, 'ratio')) return reply(ntokens < 5 ? 'ERROR' : 'OK', noreply);
+    const level = safeStrtoul(line, t.starts[2], t.ends[2]);
+    if (level === null) return reply(client_error_format, noreply);
+    return reply(level <= 2 ? 'OK' : 'ERROR', noreply);
+  }
+  return ERROR();
+}

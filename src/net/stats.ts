@@ -1,0 +1,186 @@
+// `stats` replies in memcached's field names and formats, so memcached tools
+// (and the Prometheus exporter) read them. General stats, `stats items`,
+// `stats slabs` and `stats settings`; `stats reset` clears the counters.
+
+import { slabClasses, type Engine } from '../engine/engine.js';
+import { slab_page_size_bytes } from '../engine/slabs.js';
+import type { Backend, ServerSettings } from './backend.js';
+
+export const memcached_version = '1.6.18';
+export const server_version = `${memcached_version}-lite`;
+
+export interface ConnectionCounters {
+  currConnections: number;
+  totalConnections: number;
+  rejectedConnections: number;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+export type StatLines = Array<[string, string | number]>;
+
+function rusage(): { user: string; system: string } {
+  const u = process.resourceUsage();
+  const fmt = (us: number) => `${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}`;
+  return { user: fmt(u.userCPUTime), system: fmt(u.systemCPUTime) };
+}
+
+export function generalStats(backend: Backend, settings: ServerSettings, conns: ConnectionCounters, startedAtMs: number): StatLines {
+  const engine = backend.engine;
+  const c = engine.counters;
+  const nowMs = backend.now();
+  const ru = rusage();
+  return [
+    ['pid', process.pid],
+    ['uptime', Math.max(0, Math.floor((nowMs - startedAtMs) / 1000))],
+    ['time', Math.floor(nowMs / 1000)],
+    ['version', server_version],
+    ['libevent', 'node'],
+    ['pointer_size', 64],
+    ['rusage_user', ru.user],
+    ['rusage_system', ru.system],
+    ['max_connections', settings.connectionLimit],
+    ['curr_connections', conns.currConnections],
+    ['total_connections', conns.totalConnections],
+    ['rejected_connections', conns.rejectedConnections],
+    ['connection_structures', conns.currConnections],
+    ['cmd_get', c.cmdGet],
+    ['cmd_set', c.cmdSet],
+    ['cmd_flush', c.cmdFlush],
+    ['cmd_touch', c.cmdTouch],
+    ['get_hits', c.getHits],
+    ['get_misses', c.getMisses],
+    ['get_expired', c.getExpired],
+    ['get_flushed', c.getFlushed],
+    ['delete_misses', c.deleteMisses],
+    ['delete_hits', c.deleteHits],
+    ['incr_misses', c.incrMisses],
+    ['incr_hits', c.incrHits],
+    ['decr_misses', c.decrMisses],
+    ['decr_hits', c.decrHits],
+    ['cas_misses', c.casMisses],
+    ['cas_hits', c.casHits],
+    ['cas_badval', c.casBadval],
+    ['touch_hits', c.touchHits],
+    ['touch_misses', c.touchMisses],
+    ['store_too_large', c.storeTooLarge],
+    ['store_no_memory', c.outOfMemory],
+    ['auth_cmds', 0],
+    ['auth_errors', 0],
+    ['bytes_read', conns.bytesRead],
+    ['bytes_written', conns.bytesWritten],
+    ['limit_maxbytes', engine.memoryLimitBytes],
+    ['accepting_conns', 1],
+    ['threads', 1],
+    ['conn_yields', 0],
+    ['bytes', engine.bytes],
+    ['curr_items', engine.itemCount],
+    ['total_items', c.totalItems],
+    ['expired_unfetched', c.expiredUnfetched],
+    ['evicted_unfetched', c.evictedUnfetched],
+    ['evictions', c.evictions],
+    ['reclaimed', c.reclaimed],
+    ...backend.storageStats(),
+  ];
+}
+
+export function itemStats(engine: Engine, nowMs: number): StatLines {
+  const lines: StatLines = [];
+  const ages = engine.oldestAgeByClass(nowMs);
+  for (const [id, s] of [...engine.slabStats()].sort((a, b) => a[0] - b[0])) {
+    if (s.number === 0) continue;
+    const p = `items:${id}:`;
+    lines.push(
+      [`${p}number`, s.number],
+      [`${p}number_hot`, 0],
+      [`${p}number_warm`, 0],
+      [`${p}number_cold`, s.number],
+      [`${p}age_hot`, 0],
+      [`${p}age_warm`, 0],
+      [`${p}age`, ages.get(id) ?? 0],
+      [`${p}mem_requested`, s.requestedBytes],
+      [`${p}evicted`, s.evicted],
+      [`${p}evicted_nonzero`, s.evictedNonzero],
+      [`${p}evicted_time`, s.lastEvictedAgeS],
+      [`${p}outofmemory`, s.outOfMemory],
+      [`${p}tailrepairs`, 0],
+      [`${p}reclaimed`, s.reclaimed],
+      [`${p}expired_unfetched`, s.expiredUnfetched],
+      [`${p}evicted_unfetched`, s.evictedUnfetched],
+      [`${p}evicted_active`, 0],
+      [`${p}crawler_reclaimed`, 0],
+      [`${p}crawler_items_checked`, 0],
+      [`${p}lrutail_reflocked`, 0],
+      [`${p}moves_to_cold`, 0],
+      [`${p}moves_to_warm`, 0],
+      [`${p}moves_within_lru`, 0],
+      [`${p}direct_reclaims`, 0],
+      [`${p}hits_to_hot`, 0],
+      [`${p}hits_to_warm`, 0],
+      [`${p}hits_to_cold`, 0],
+      [`${p}hits_to_temp`, 0],
+    );
+  }
+  return lines;
+}
+
+export function slabStats(engine: Engine): StatLines {
+  const lines: StatLines = [];
+  let active = 0;
+  let malloced = 0;
+  for (const [id, s] of [...engine.slabStats()].sort((a, b) => a[0] - b[0])) {
+    if (s.pagesAllocated === 0) continue;
+    const cls = slabClasses[id - 1]!;
+    const totalChunks = s.pagesAllocated * cls.chunksPerPage;
+    active++;
+    malloced += s.pagesAllocated * slab_page_size_bytes;
+    const p = `${id}:`;
+    lines.push(
+      [`${p}chunk_size`, cls.chunkSizeBytes],
+      [`${p}chunks_per_page`, cls.chunksPerPage],
+      [`${p}total_pages`, s.pagesAllocated],
+      [`${p}total_chunks`, totalChunks],
+      [`${p}used_chunks`, s.chunksUsed],
+      [`${p}free_chunks`, Math.max(0, totalChunks - s.chunksUsed)],
+      [`${p}free_chunks_end`, 0],
+      [`${p}get_hits`, s.getHits],
+      [`${p}cmd_set`, s.setCmds],
+      [`${p}delete_hits`, s.deleteHits],
+      [`${p}incr_hits`, s.incrHits],
+      [`${p}decr_hits`, s.decrHits],
+      [`${p}cas_hits`, s.casHits],
+      [`${p}cas_badval`, s.casBadval],
+      [`${p}touch_hits`, s.touchHits],
+    );
+  }
+  lines.push(['active_slabs', active], ['total_malloced', malloced]);
+  return lines;
+}
+
+export function settingsStats(settings: ServerSettings, engine: Engine): StatLines {
+  return [
+    ['maxbytes', engine.memoryLimitBytes],
+    ['maxconns', settings.connectionLimit],
+    ['tcpport', settings.port],
+    ['udpport', 0],
+    ['inter', settings.host],
+    ['verbosity', settings.verbosity],
+    ['evictions', settings.evictionsDisabled ? 'off' : 'on'],
+    ['growth_factor', '1.25'],
+    ['chunk_size', 48],
+    ['num_threads', 1],
+    ['cas_enabled', 'yes'],
+    ['tcp_backlog', 1024],
+    ['binding_protocol', 'ascii'],
+    ['item_size_max', settings.itemSizeMaxBytes],
+    ['slab_page_size', slab_page_size_bytes],
+    ['data_dir', settings.dataDir],
+    ['fsync', settings.fsyncMode],
+  ];
+}
+
+export function formatStats(lines: StatLines): string {
+  let out = '';
+  for (const [name, value] of lines) out += `STAT ${name} ${value}\r\n`;
+  return out + 'END\r\n';
+}
