@@ -137,9 +137,7 @@ export class Connection {
       }
       case 'delta': {
         const r = engine.delta(request.key, request.incr, request.delta, now);
-        const text = r.status === 'VALUE' ? `${r.value}\r\n`
-          : r.status === 'NOT_FOUND' ? 'NOT_FOUND\r\n'
-            : 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n';
+        const text = r.status === 'VALUE' ? `${r.value}\r\n` : deltaReply[r.status];
         return this.answer(request.noreply, text, r.seq);
       }
       case 'touch': {
@@ -320,6 +318,12 @@ const storeReply = {
   NOT_FOUND: 'NOT_FOUND\r\n',
   TOO_LARGE: 'SERVER_ERROR object too large for cache\r\n',
   NO_MEMORY: 'SERVER_ERROR out of memory storing object\r\n',
+} as const;
+
+const deltaReply = {
+  NOT_FOUND: 'NOT_FOUND\r\n',
+  NON_NUMERIC: 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n',
+  NO_MEMORY: 'SERVER_ERROR out of memory\r\n',
 } as const;
 
 function isMutation(r: Request): boolean {
