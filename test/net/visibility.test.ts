@@ -1,0 +1,151 @@
+// The visibility contract, tested at the connection layer with a real engine
+// and a hand-driven WAL position: no reply may show a write that is not yet
+// acknowledged as durable, replies stay in request order, and the disk-full
+// and backlog admission answers are honoured.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.js';
+import type { Effect } from '../../src/engine/types.js';
+import type { Backend } from '../../src/net/backend.js';
+import { startServer, type MemcachedServer } from '../../src/net/server.js';
+import { Client } from '../../src/client/client.js';
+
+class FakeStorage {
+  effects: Effect[] = [];
+  acked = 0;
+  admission: 'ok' | 'wait' | 'full' = 'ok';
+  private listeners: Array<() => void> = [];
+  private admitWaiters: Array<() => void> = [];
+  readonly engine = new Engine({ memoryLimitBytes: 64 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false }, (e) => this.effects.push(e));
+
+  ackUpTo(seq: number): void {
+    this.acked = seq;
+    for (const l of this.listeners) l();
+  }
+
+  admitAgain(): void {
+    this.admission = 'ok';
+    for (const w of this.admitWaiters.splice(0)) w();
+  }
+
+  backend(): Backend {
+    return {
+      engine: this.engine,
+      now: () => Date.now(),
+      ackedSeq: () => this.acked,
+      onAck: (l) => { this.listeners.push(l); },
+      writeAdmission: () => this.admission,
+      whenAdmissible: () => new Promise((res) => { if (this.admission !== 'wait') res(); else this.admitWaiters.push(res); }),
+      storageStats: () => [['durable_seq', this.acked]],
+    };
+  }
+}
+
+const settings = { host: '127.0.0.1', port: 0, connectionLimit: 100, itemSizeMaxBytes: 1 << 20, verbosity: 0, dataDir: '-', fsyncMode: 'always', evictionsDisabled: false };
+
+let server: MemcachedServer | null = null;
+const clients: Client[] = [];
+
+async function setup(storage: FakeStorage, n = 2): Promise<Client[]> {
+  server = await startServer({ ...settings }, storage.backend(), () => {});
+  for (let i = 0; i < n; i++) clients.push(await Client.connect({ port: server.address.port }));
+  return clients.slice(-n);
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  if (server) {
+    server.stopAccepting();
+    await server.closeConnections();
+    server = null;
+  }
+});
+
+/** Resolves to 'pending' if the promise has not settled within ms. */
+async function settledWithin<T>(p: Promise<T>, ms = 60): Promise<T | 'pending'> {
+  return Promise.race([p, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms))]);
+}
+
+describe('visibility contract', () => {
+  it('sends STORED only after the write is acknowledged', async () => {
+    const storage = new FakeStorage();
+    const [a] = await setup(storage, 1);
+    const stored = a!.set('k', 'v');
+    expect(await settledWithin(stored)).toBe('pending');
+    expect(storage.effects).toHaveLength(1);
+    storage.ackUpTo(storage.effects[0]!.seq);
+    expect(await stored).toBe('STORED');
+  });
+
+  it('holds another connection\'s read of a not-yet-durable item, but not reads of durable items', async () => {
+    const storage = new FakeStorage();
+    const [writer, reader, other] = await setup(storage, 3);
+    const first = writer!.set('durable', 'd');
+    storage.ackUpTo(1);
+    await first;
+    const pendingSet = writer!.set('fresh', 'f');
+    const readFresh = reader!.get('fresh');
+    expect(await settledWithin(readFresh)).toBe('pending');
+    expect((await settledWithin(other!.get('durable'), 1000) as { value: Buffer }).value.toString()).toBe('d');
+    storage.ackUpTo(2);
+    expect((await readFresh)?.value.toString()).toBe('f');
+    expect(await pendingSet).toBe('STORED');
+  });
+
+  it('holds a miss that may be caused by a not-yet-durable delete', async () => {
+    const storage = new FakeStorage();
+    const [writer, reader] = await setup(storage);
+    const set = writer!.set('k', 'v');
+    storage.ackUpTo(1);
+    await set;
+    const del = writer!.delete('k');
+    const miss = reader!.get('k');
+    expect(await settledWithin(miss)).toBe('pending');
+    storage.ackUpTo(2);
+    expect(await miss).toBeUndefined();
+    expect(await del).toBe('DELETED');
+  });
+
+  it('keeps replies in request order on one connection', async () => {
+    const storage = new FakeStorage();
+    const [c] = await setup(storage, 1);
+    const order: string[] = [];
+    const set = c!.set('a', '1').then(() => order.push('set'));
+    const version = c!.version().then(() => order.push('version'));
+    expect(await settledWithin(version)).toBe('pending');
+    storage.ackUpTo(1);
+    await Promise.all([set, version]);
+    expect(order).toEqual(['set', 'version']);
+  });
+
+  it('refuses writes with SERVER_ERROR when the disk is full, without applying them; reads keep working', async () => {
+    const storage = new FakeStorage();
+    const [c] = await setup(storage, 1);
+    const set = c!.set('k', 'v');
+    storage.ackUpTo(1);
+    await set;
+    storage.admission = 'full';
+    await expect(c!.set('k', 'new')).rejects.toThrow('SERVER_ERROR out of disk space');
+    await expect(c!.delete('k')).rejects.toThrow('SERVER_ERROR out of disk space');
+    expect(storage.effects).toHaveLength(1);
+    expect((await c!.get('k'))?.value.toString()).toBe('v');
+    storage.admission = 'ok';
+    const again = c!.set('k', 'new');
+    storage.ackUpTo(2);
+    expect(await again).toBe('STORED');
+  });
+
+  it('does not apply a write while the WAL backlog is full, and applies it once admitted', async () => {
+    const storage = new FakeStorage();
+    const [c] = await setup(storage, 1);
+    storage.admission = 'wait';
+    const set = c!.set('k', 'v');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(storage.effects).toHaveLength(0);
+    storage.admitAgain();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(storage.effects).toHaveLength(1);
+    storage.ackUpTo(1);
+    expect(await set).toBe('STORED');
+  });
+});
