@@ -14,8 +14,9 @@
 //   batch completes, and acceptingWrites turns false until the ballast can be
 //   written again (retried every second). Callers refuse new mutations while
 //   it is false and keep un-durable bytes under the ballast via admission().
-// - Segments roll at segment_size_max_bytes; an older segment is always
-//   fsynced whole before its successor is created (recovery relies on it).
+// - Segments roll at segmentSizeMaxBytes (default segment_size_max_bytes); an
+//   older segment is always fsynced whole before its successor is created
+//   (recovery relies on it).
 
 import { join } from 'node:path';
 import { encodeRecord } from './codec.js';
@@ -41,6 +42,8 @@ export interface WalWriterOptions {
   /** Bytes in older segments (for wal_bytes). */
   olderSegmentsBytes: number;
   ballastBytes: number;
+  /** Roll to a new segment once the current one reaches this size (tests use small values). */
+  segmentSizeMaxBytes?: number;
   onFatal: (err: Error) => void;
   log: (message: string) => void;
 }
@@ -65,6 +68,9 @@ export class WalWriter {
   private scheduled = false;
   private syncRequested = false;
   private closed = false;
+  /** Set after a fatal I/O error: nothing more is written or acknowledged. */
+  private failed = false;
+  private idleWaiters: Array<() => void> = [];
   private writtenSeq: number;
   private syncedSeq: number;
   private segmentBytes: number;
@@ -165,9 +171,13 @@ export class WalWriter {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    while (this.inFlight || this.pending.length) {
+    while (!this.failed && (this.inFlight || this.pending.length)) {
       if (!this.inFlight) await this.flush();
-      else await new Promise<void>((resolve) => this.listeners.push(resolve));
+      else await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    if (this.failed) {
+      await this.file.close().catch(() => {});
+      return;
     }
     try {
       if (this.syncedSeq < this.writtenSeq || this.opts.mode !== 'always') await this.sync(this.writtenSeq);
@@ -184,16 +194,15 @@ export class WalWriter {
   }
 
   private requestSync(): void {
-    if (this.syncedSeq >= this.writtenSeq) return;
+    if (this.failed || this.syncedSeq >= this.writtenSeq) return;
     if (this.inFlight) { this.syncRequested = true; return; }
     this.inFlight = true;
     this.sync(this.writtenSeq)
-      .catch((err) => this.opts.onFatal(err as Error))
-      .finally(() => this.afterIo());
+      .then(() => this.afterIo(), (err) => this.fail(err as Error));
   }
 
   private async flush(): Promise<void> {
-    if (this.inFlight || this.pending.length === 0) return;
+    if (this.failed || this.inFlight || this.pending.length === 0) return;
     this.inFlight = true;
     const batch = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     const firstSeq = this.pendingFirstSeq;
@@ -202,7 +211,7 @@ export class WalWriter {
     this.pending = [];
     this.pendingBytes = 0;
     try {
-      if (this.segmentBytes >= segment_size_max_bytes) await this.roll(firstSeq);
+      if (this.segmentBytes >= (this.opts.segmentSizeMaxBytes ?? segment_size_max_bytes)) await this.roll(firstSeq);
       await this.writeAll(batch);
       this.writtenSeq = lastSeq;
       if (this.opts.mode === 'always' || this.syncRequested) {
@@ -210,16 +219,28 @@ export class WalWriter {
         await this.sync(lastSeq);
       }
     } catch (err) {
-      this.opts.onFatal(err as Error);
+      this.fail(err as Error);
       return;
     }
     this.afterIo();
+  }
+
+  /** A write or sync failed: report it once, stop writing, and let close() return. */
+  private fail(err: Error): void {
+    if (!this.failed) this.opts.onFatal(err);
+    this.failed = true;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   private afterIo(): void {
     this.inFlight = false;
     this.inFlightBytes = 0;
     for (const listener of this.listeners) listener();
+    const idle = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of idle) w();
     if (this.admission() !== 'wait' && this.drainWaiters.length) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
