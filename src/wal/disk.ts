@@ -27,6 +27,8 @@ export interface Disk {
   exists(path: string): Promise<boolean>;
   /** fsync of a directory, so creations, renames and deletions in it are durable. */
   syncDir(path: string): Promise<void>;
+  /** Bytes available to us on the file system holding `path` (optional: simulated disks may omit it). */
+  freeBytes?(path: string): Promise<number>;
 }
 
 class NodeFile implements DiskFile {
@@ -54,6 +56,10 @@ export const nodeDisk: Disk = {
   async size(path) { return (await fsp.stat(path)).size; },
   async exists(path) {
     try { await fsp.access(path); return true; } catch { return false; }
+  },
+  async freeBytes(path) {
+    const s = await fsp.statfs(path);
+    return s.bavail * s.bsize;
   },
   async syncDir(path) {
     const handle = await fsp.open(path, constants.O_RDONLY);

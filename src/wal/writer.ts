@@ -29,6 +29,8 @@ export type FsyncMode = 'always' | 'everysec' | 'no';
 export const ballast_file_name = 'reserve';
 export const ballast_default_bytes = 16 * 1024 * 1024;
 const ballast_retry_interval_ms = 1000;
+/** Disk-full mode ends once this many reserve-sizes are free. */
+const resume_free_factor = 2;
 const everysec_interval_ms = 1000;
 
 export interface WalWriterOptions {
@@ -312,6 +314,12 @@ export class WalWriter {
     try {
       if (!this.diskFull && (await this.opts.disk.exists(path)) && (await this.opts.disk.size(path)) === this.opts.ballastBytes) {
         this.ballastPresent = true;
+        return;
+      }
+      // Resume only with room to spare: right after the reserve was given back
+      // there is exactly its size free, and taking it again at once would just
+      // refill the disk and flap between full and not.
+      if (this.diskFull && this.opts.disk.freeBytes && (await this.opts.disk.freeBytes(this.opts.walDir)) < this.opts.ballastBytes * resume_free_factor) {
         return;
       }
       file = await this.opts.disk.open(path, true);
