@@ -8,7 +8,8 @@
 //   format, and the data block of such a store is NOT swallowed (memcached
 //   reads it as the next command);
 // - `noreply` is recognised as the last token and silences errors too;
-// - an unknown command whose last token starts with HTTP/ closes the connection.
+// - an unknown command whose last token starts with HTTP/ closes the connection,
+//   unless memcached's first-letter dispatch would already have answered ERROR.
 //
 // Deliberate deviation: keys containing control characters are refused with
 // CLIENT_ERROR (memcached would store them; clients cannot read them back).
@@ -121,7 +122,9 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number): Reques
     }
     case 'slabs': return parseSlabs(line, t, ntokens);
     default:
-      if (t.count >= 1 && ntokens >= 2) {
+      // memcached dispatches on the first letter first: an unknown command
+      // starting with one of these (or a 2-letter m* meta command) is ERROR.
+      if (!'gsacidt'.includes(command[0]!) && !(command[0] === 'm' && command.length === 2)) {
         const last = Math.min(t.count, max_tokens - 1) - 1;
         if (t.ends[last]! - t.starts[last]! >= 5 && line.toString('latin1', t.starts[last], t.starts[last]! + 5) === 'HTTP/') {
           return { kind: 'close', reason: 'HTTP request' };
@@ -225,10 +228,29 @@ function parseVerbosity(line: Buffer, t: Tokens, ntokens: number): Request {
 function parseSlabs(line: Buffer, t: Tokens, ntokens: number): Request {
   if (ntokens >= 4 && tokenIs(line, t, 1, 'automove')) {
     const noreply = hasNoreply(line, t, ntokens);
-    if (tokenIs(line, t, 2, 'ratio')) return reply(ntokens < 5 ? 'ERROR' : 'OK', noreply);
+    if (tokenIs(line, t, 2, 'ratio')) {
+      return reply(ntokens < 5 || !isCDouble(tokenText(line, t, 3)) ? 'ERROR' : 'OK', noreply);
+    }
     const level = safeStrtoul(line, t.starts[2], t.ends[2]);
     if (level === null) return reply(client_error_format, noreply);
     return reply(level <= 2 ? 'OK' : 'ERROR', noreply);
   }
   return ERROR();
+}
+
+/**
+ * safe_strtod: strtod must consume something, without ERANGE, and stop at the
+ * end or at whitespace. Decimal, hex, inf and nan forms, as glibc reads them.
+ */
+function isCDouble(token: string): boolean {
+  const m = /^[\t\n\v\f\r ]*[+-]?(?:(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?)|((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?))/i.exec(token);
+  if (!m) return false;
+  const rest = token.slice(m[0].length);
+  if (rest !== '' && !/^[\t\n\v\f\r ]/.test(rest)) return false;
+  if (m[2] !== undefined) {
+    const v = Number(m[2]);
+    if (!Number.isFinite(v)) return false; // overflow: ERANGE
+    if (v === 0 && /[1-9]/.test(m[2].replace(/[eE].*$/, ''))) return false; // underflow: ERANGE
+  }
+  return true;
 }

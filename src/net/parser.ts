@@ -10,8 +10,12 @@
 //   value owns its bytes and keeps no 64 KB socket chunk alive;
 // - a line with no '\n' after line_length_max bytes closes the connection,
 //   except a get/gets line, which may grow to get_line_length_max (memcached's
-//   try_read_command_ascii);
-// - a line ends at '\n'; one '\r' before it is dropped.
+//   try_read_command_ascii). A complete line is held to the same bounds,
+//   counting its '\r', so the outcome never depends on how bytes were split;
+// - an incomplete line is copied into one growing buffer (amortised linear
+//   however small the chunks), released when the line completes;
+// - a line ends at '\n'; one '\r' before it is dropped;
+// - after a close request nothing more is parsed and pushed bytes are dropped.
 
 import { get_line_length_max, line_length_max } from '../engine/limits.js';
 import { parseCommandLine, type StoreHeader } from './commands.js';
@@ -19,13 +23,15 @@ import type { Request } from './requests.js';
 
 const enum State { Line, Data, Swallow }
 
+const empty = Buffer.alloc(0);
+
 export class TextParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = empty;
   private pos = 0;
   private state = State.Line;
-  /** Parts of an incomplete line (none of them holds '\n'). */
-  private lineParts: Buffer[] = [];
-  private linePartsBytes = 0;
+  /** An incomplete line (no '\n' yet): its first lineBytes bytes. */
+  private lineAcc: Buffer = empty;
+  private lineBytes = 0;
   private header: StoreHeader | null = null;
   private dataParts: Buffer[] = [];
   private dataPartsBytes = 0;
@@ -35,6 +41,7 @@ export class TextParser {
   constructor(private readonly itemSizeMaxBytes: number) {}
 
   push(chunk: Buffer): void {
+    if (this.closed) return;
     if (this.pos < this.buf.length) {
       // Only happens when the caller pushes before draining next(); keep it correct.
       this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
@@ -46,7 +53,7 @@ export class TextParser {
 
   /** Bytes buffered but not yet consumed (for memory bounds). */
   get bufferedBytes(): number {
-    return this.buf.length - this.pos + this.linePartsBytes + this.dataPartsBytes;
+    return this.buf.length - this.pos + this.lineBytes + this.dataPartsBytes;
   }
 
   next(): Request | null {
@@ -81,21 +88,23 @@ export class TextParser {
     const nl = this.buf.indexOf(0x0a, this.pos);
     if (nl < 0) return this.holdPartialLine();
     let line: Buffer;
-    if (this.lineParts.length) {
-      this.lineParts.push(this.buf.subarray(this.pos, nl));
-      line = Buffer.concat(this.lineParts);
-      this.lineParts = [];
-      this.linePartsBytes = 0;
+    if (this.lineBytes) {
+      this.appendToLine(this.buf.subarray(this.pos, nl));
+      line = this.lineAcc.subarray(0, this.lineBytes);
+      // parseCommandLine keeps no view of the line, so the buffer can go now.
+      this.lineAcc = empty;
+      this.lineBytes = 0;
     } else {
       line = this.buf.subarray(this.pos, nl);
     }
     this.pos = nl + 1;
-    if (line.length > 1 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+    // Bounds on the raw line ('\r' included), as holdPartialLine sees it.
     if (line.length > line_length_max && !isMultiGet(line)) return this.close('line too long');
-    if (line.length > get_line_length_max) return this.close('get line too long');
+    if (line.length > get_line_length_max) return this.close('line too long');
+    if (line.length > 1 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
     const parsed = parseCommandLine(line, this.itemSizeMaxBytes);
     if (parsed.kind !== 'store_header') {
-      if (parsed.kind === 'close') this.closed = true;
+      if (parsed.kind === 'close') return this.close(parsed.reason);
       return parsed;
     }
     if (parsed.tooLarge) {
@@ -111,20 +120,24 @@ export class TextParser {
   private holdPartialLine(): Request | null {
     const rest = this.buf.subarray(this.pos);
     this.pos = this.buf.length;
-    if (rest.length) {
-      this.lineParts.push(rest);
-      this.linePartsBytes += rest.length;
-    }
-    if (this.linePartsBytes > line_length_max) {
-      const head = this.lineParts.length === 1 ? this.lineParts[0]! : Buffer.concat(this.lineParts).subarray(0, 200);
-      if (!isMultiGet(head)) return this.close('line too long without a newline');
-      if (this.linePartsBytes > get_line_length_max) return this.close('get line too long');
-      if (this.lineParts.length > 64) {
-        // Keep the part list short so a byte-by-byte sender costs linear time.
-        this.lineParts = [Buffer.concat(this.lineParts)];
-      }
+    if (rest.length) this.appendToLine(rest);
+    if (this.lineBytes > line_length_max) {
+      if (!isMultiGet(this.lineAcc.subarray(0, this.lineBytes))) return this.close('line too long');
+      if (this.lineBytes > get_line_length_max) return this.close('line too long');
     }
     return null;
+  }
+
+  /** Copy into the growing line buffer, doubling its capacity as needed. */
+  private appendToLine(bytes: Buffer): void {
+    const needed = this.lineBytes + bytes.length;
+    if (needed > this.lineAcc.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * this.lineAcc.length, 256));
+      this.lineAcc.copy(grown, 0, 0, this.lineBytes);
+      this.lineAcc = grown;
+    }
+    bytes.copy(this.lineAcc, this.lineBytes);
+    this.lineBytes = needed;
   }
 
   private readData(): Request | null {
@@ -158,6 +171,13 @@ export class TextParser {
 
   private close(reason: string): Request {
     this.closed = true;
+    this.buf = empty;
+    this.pos = 0;
+    this.lineAcc = empty;
+    this.lineBytes = 0;
+    this.dataParts = [];
+    this.dataPartsBytes = 0;
+    this.header = null;
     return { kind: 'close', reason };
   }
 }
