@@ -6,8 +6,10 @@
 // Request, or null when it needs more bytes; it never throws on input.
 //
 // Invariants:
-// - a data block's chunks are collected and copied once when complete, so the
-//   value owns its bytes and keeps no 64 KB socket chunk alive;
+// - a data block is copied out of the socket chunks into its own buffer
+//   (grown by doubling up to the block's size), so the value owns its bytes,
+//   keeps no 64 KB socket chunk alive, and a sender of tiny chunks costs no
+//   more memory than the bytes it sent;
 // - a line with no '\n' after line_length_max bytes closes the connection,
 //   except a get/gets line, which may grow to get_line_length_max (memcached's
 //   try_read_command_ascii). A complete line is held to the same bounds,
@@ -33,8 +35,9 @@ export class TextParser {
   private lineAcc: Buffer = empty;
   private lineBytes = 0;
   private header: StoreHeader | null = null;
-  private dataParts: Buffer[] = [];
-  private dataPartsBytes = 0;
+  /** A data block still arriving: its first dataBytes bytes. */
+  private dataAcc: Buffer = empty;
+  private dataBytes = 0;
   private swallowLeft = 0;
   private closed = false;
 
@@ -53,7 +56,7 @@ export class TextParser {
 
   /** Bytes buffered but not yet consumed (for memory bounds). */
   get bufferedBytes(): number {
-    return this.buf.length - this.pos + this.lineBytes + this.dataPartsBytes;
+    return this.buf.length - this.pos + this.lineBytes + this.dataBytes;
   }
 
   next(): Request | null {
@@ -140,23 +143,40 @@ export class TextParser {
     this.lineBytes = needed;
   }
 
+  /** Copy into the data block's buffer, doubling its capacity up to the block's size. */
+  private appendToData(bytes: Buffer, blockBytes: number): void {
+    const needed = this.dataBytes + bytes.length;
+    if (needed > this.dataAcc.length) {
+      const grown = Buffer.allocUnsafe(Math.min(blockBytes, Math.max(needed, 2 * this.dataAcc.length, 4096)));
+      this.dataAcc.copy(grown, 0, 0, this.dataBytes);
+      this.dataAcc = grown;
+    }
+    bytes.copy(this.dataAcc, this.dataBytes);
+    this.dataBytes = needed;
+  }
+
   private readData(): Request | null {
     const header = this.header!;
-    const need = header.dataBytes - this.dataPartsBytes;
+    const need = header.dataBytes - this.dataBytes;
     const available = this.buf.length - this.pos;
     if (available < need) {
       if (available > 0) {
-        this.dataParts.push(this.buf.subarray(this.pos));
-        this.dataPartsBytes += available;
+        this.appendToData(this.buf.subarray(this.pos), header.dataBytes);
         this.pos = this.buf.length;
       }
       return null;
     }
     const last = this.buf.subarray(this.pos, this.pos + need);
     this.pos += need;
-    const block = this.dataParts.length ? Buffer.concat([...this.dataParts, last]) : Buffer.from(last);
-    this.dataParts = [];
-    this.dataPartsBytes = 0;
+    let block: Buffer;
+    if (this.dataBytes === 0) {
+      block = Buffer.from(last);
+    } else {
+      this.appendToData(last, header.dataBytes);
+      block = this.dataAcc;
+    }
+    this.dataAcc = empty;
+    this.dataBytes = 0;
     this.header = null;
     this.state = State.Line;
     const n = header.dataBytes - 2;
@@ -175,8 +195,8 @@ export class TextParser {
     this.pos = 0;
     this.lineAcc = empty;
     this.lineBytes = 0;
-    this.dataParts = [];
-    this.dataPartsBytes = 0;
+    this.dataAcc = empty;
+    this.dataBytes = 0;
     this.header = null;
     return { kind: 'close', reason };
   }
