@@ -41,6 +41,7 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
   const settings = {
     host: options.host, port: options.port, connectionLimit: options.connectionLimit, itemSizeMaxBytes: options.itemSizeMaxBytes,
     verbosity: options.verbosity, dataDir, fsyncMode: options.fsync, evictionsDisabled: options.evictionsDisabled,
+    strictKeys: options.strictKeys,
   };
   const log = makeLogger(() => settings.verbosity);
   const walDir = join(dataDir, 'wal');

@@ -20,6 +20,7 @@ export interface ServerOptions {
   fsync: FsyncMode;
   snapshotIntervalS: number;
   repairWal: boolean;
+  strictKeys: boolean;
   help: boolean;
 }
 
@@ -35,6 +36,7 @@ export const defaultOptions: ServerOptions = {
   fsync: 'always',
   snapshotIntervalS: 60,
   repairWal: false,
+  strictKeys: false,
   help: false,
 };
 
@@ -56,6 +58,7 @@ which wins over .env in the working directory):
       --fsync <mode>          always | everysec | no (default always) [FSYNC]
       --snapshot-interval <s> seconds between snapshot checks (default 60) [SNAPSHOT_INTERVAL_S]
       --repair-wal            truncate a corrupt WAL at the damage instead of refusing to start
+      --strict-keys           refuse keys with control characters (memcached accepts them)
   -h, --help                  print this help
 `;
 
@@ -98,6 +101,7 @@ const specs: Spec[] = [
   { long: 'fsync', takesValue: true, set: (o, v, n) => { o.fsync = fsyncMode(v, n); } },
   { long: 'snapshot-interval', takesValue: true, set: (o, v, n) => { o.snapshotIntervalS = integer(v, n, 1, 86_400 * 365); } },
   { long: 'repair-wal', takesValue: false, set: (o) => { o.repairWal = true; } },
+  { long: 'strict-keys', takesValue: false, set: (o) => { o.strictKeys = true; } },
   { short: 'h', long: 'help', takesValue: false, set: (o) => { o.help = true; } },
 ];
 

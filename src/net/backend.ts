@@ -29,4 +29,6 @@ export interface ServerSettings {
   dataDir: string;
   fsyncMode: string;
   evictionsDisabled: boolean;
+  /** Refuse keys with control characters (doc/protocol.txt's rule; memcached itself accepts them). */
+  strictKeys: boolean;
 }

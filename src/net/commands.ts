@@ -10,9 +10,13 @@
 // - `noreply` is recognised as the last token and silences errors too;
 // - an unknown command whose last token starts with HTTP/ closes the connection,
 //   unless memcached's first-letter dispatch would already have answered ERROR.
+// - like memcached's C string handling, a NUL byte ends the line.
 //
-// Deliberate deviation: keys containing control characters are refused with
-// CLIENT_ERROR (memcached would store them; clients cannot read them back).
+// Keys: memcached's rule by default (at most 250 bytes; any byte but the
+// space and newline that frame them), because real clients rely on it:
+// libmemcached's memcaslap puts 0x10 bytes in every key. With strictKeys
+// (--strict-keys) keys holding control characters or DEL are refused with
+// CLIENT_ERROR, as doc/protocol.txt says keys should be.
 
 import { key_length_max } from '../engine/limits.js';
 import { safeStrtol, safeStrtoul, safeStrtoull } from '../engine/cnumbers.js';
@@ -75,8 +79,9 @@ function hasNoreply(line: Buffer, t: Tokens, ntokens: number): boolean {
   return index >= 0 && index < t.count && tokenIs(line, t, index, 'noreply');
 }
 
-function validKeyBytes(line: Buffer, start: number, end: number): boolean {
+function validKeyBytes(line: Buffer, start: number, end: number, strict: boolean): boolean {
   if (end - start > key_length_max) return false;
+  if (!strict) return true;
   for (let i = start; i < end; i++) {
     const b = line[i]!;
     if (b < 0x21 || b === 0x7f) return false;
@@ -87,25 +92,27 @@ function validKeyBytes(line: Buffer, start: number, end: number): boolean {
 const reply = (text: string, noreply = false): Request => ({ kind: 'reply', line: text, noreply });
 const ERROR = (): Request => reply('ERROR');
 
-export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number): Request | StoreHeader {
+export function parseCommandLine(raw: Buffer, itemSizeMaxBytes: number, strictKeys = false): Request | StoreHeader {
+  const nul = raw.indexOf(0);
+  const line = nul < 0 ? raw : raw.subarray(0, nul);
   const t = tokenize(line);
   const ntokens = ntokensOf(t);
   if (t.count === 0 || t.ends[0]! - t.starts[0]! < 2) return ERROR();
   const command = tokenText(line, t, 0);
   switch (command) {
-    case 'get': return parseGet(line, t, false, false);
-    case 'gets': return parseGet(line, t, true, false);
-    case 'gat': return parseGet(line, t, false, true);
-    case 'gats': return parseGet(line, t, true, true);
+    case 'get': return parseGet(line, t, false, false, strictKeys);
+    case 'gets': return parseGet(line, t, true, false, strictKeys);
+    case 'gat': return parseGet(line, t, false, true, strictKeys);
+    case 'gats': return parseGet(line, t, true, true, strictKeys);
     case 'set': case 'add': case 'replace': case 'append': case 'prepend':
       if (ntokens !== 6 && ntokens !== 7) return ERROR();
-      return parseStore(line, t, ntokens, command, itemSizeMaxBytes);
+      return parseStore(line, t, ntokens, command, itemSizeMaxBytes, strictKeys);
     case 'cas':
       if (ntokens !== 7 && ntokens !== 8) return ERROR();
-      return parseStore(line, t, ntokens, 'cas', itemSizeMaxBytes);
-    case 'delete': return parseDelete(line, t, ntokens);
-    case 'incr': case 'decr': return parseDelta(line, t, ntokens, command === 'incr');
-    case 'touch': return parseTouch(line, t, ntokens);
+      return parseStore(line, t, ntokens, 'cas', itemSizeMaxBytes, strictKeys);
+    case 'delete': return parseDelete(line, t, ntokens, strictKeys);
+    case 'incr': case 'decr': return parseDelta(line, t, ntokens, command === 'incr', strictKeys);
+    case 'touch': return parseTouch(line, t, ntokens, strictKeys);
     case 'flush_all': return parseFlushAll(line, t, ntokens);
     case 'version': return { kind: 'version' };
     case 'quit': return { kind: 'quit' };
@@ -134,7 +141,7 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number): Reques
   }
 }
 
-function parseGet(line: Buffer, t: Tokens, withCas: boolean, touch: boolean): Request {
+function parseGet(line: Buffer, t: Tokens, withCas: boolean, touch: boolean, strictKeys: boolean): Request {
   if (t.count < 2) return ERROR();
   let first = 1;
   let touchExptime: number | undefined;
@@ -146,17 +153,17 @@ function parseGet(line: Buffer, t: Tokens, withCas: boolean, touch: boolean): Re
   }
   const keys: string[] = [];
   for (let i = first; i < t.count; i++) {
-    if (!validKeyBytes(line, t.starts[i]!, t.ends[i]!)) return reply(client_error_format);
+    if (!validKeyBytes(line, t.starts[i]!, t.ends[i]!, strictKeys)) return reply(client_error_format);
     keys.push(line.toString('latin1', t.starts[i], t.ends[i]));
   }
   return { kind: 'get', keys, withCas, touchExptime };
 }
 
-function parseStore(line: Buffer, t: Tokens, ntokens: number, mode: StoreMode, itemSizeMaxBytes: number): Request | StoreHeader {
+function parseStore(line: Buffer, t: Tokens, ntokens: number, mode: StoreMode, itemSizeMaxBytes: number, strictKeys: boolean): Request | StoreHeader {
   const noreply = hasNoreply(line, t, ntokens);
   const keyStart = t.starts[1]!;
   const keyEnd = t.ends[1]!;
-  if (!validKeyBytes(line, keyStart, keyEnd)) return reply(client_error_format, noreply);
+  if (!validKeyBytes(line, keyStart, keyEnd, strictKeys)) return reply(client_error_format, noreply);
   const flags = safeStrtoul(line, t.starts[2], t.ends[2]);
   const exptime = safeStrtol(line, t.starts[3], t.ends[3]);
   const bytes = safeStrtol(line, t.starts[4], t.ends[4]);
@@ -173,7 +180,7 @@ function parseStore(line: Buffer, t: Tokens, ntokens: number, mode: StoreMode, i
   return { kind: 'store_header', mode, key, flags, exptime, casUnique, noreply, dataBytes: bytes + 2, tooLarge };
 }
 
-function parseDelete(line: Buffer, t: Tokens, ntokens: number): Request {
+function parseDelete(line: Buffer, t: Tokens, ntokens: number, strictKeys: boolean): Request {
   if (ntokens < 3 || ntokens > 5) return ERROR();
   let noreply = false;
   if (ntokens > 3) {
@@ -182,23 +189,23 @@ function parseDelete(line: Buffer, t: Tokens, ntokens: number): Request {
     const valid = (ntokens === 4 && (holdIsZero || noreply)) || (ntokens === 5 && holdIsZero && noreply);
     if (!valid) return reply('CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]', noreply);
   }
-  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!)) return reply(client_error_format, noreply);
+  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!, strictKeys)) return reply(client_error_format, noreply);
   return { kind: 'delete', key: tokenText(line, t, 1), noreply };
 }
 
-function parseDelta(line: Buffer, t: Tokens, ntokens: number, incr: boolean): Request {
+function parseDelta(line: Buffer, t: Tokens, ntokens: number, incr: boolean, strictKeys: boolean): Request {
   if (ntokens !== 4 && ntokens !== 5) return ERROR();
   const noreply = hasNoreply(line, t, ntokens);
-  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!)) return reply(client_error_format, noreply);
+  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!, strictKeys)) return reply(client_error_format, noreply);
   const delta = safeStrtoull(line, t.starts[2], t.ends[2]);
   if (delta === null) return reply('CLIENT_ERROR invalid numeric delta argument', noreply);
   return { kind: 'delta', incr, key: tokenText(line, t, 1), delta, noreply };
 }
 
-function parseTouch(line: Buffer, t: Tokens, ntokens: number): Request {
+function parseTouch(line: Buffer, t: Tokens, ntokens: number, strictKeys: boolean): Request {
   if (ntokens !== 4 && ntokens !== 5) return ERROR();
   const noreply = hasNoreply(line, t, ntokens);
-  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!)) return reply(client_error_format, noreply);
+  if (!validKeyBytes(line, t.starts[1]!, t.ends[1]!, strictKeys)) return reply(client_error_format, noreply);
   const exptime = safeStrtol(line, t.starts[2], t.ends[2]);
   if (exptime === null) return reply('CLIENT_ERROR invalid exptime argument', noreply);
   return { kind: 'touch', key: tokenText(line, t, 1), exptime, noreply };

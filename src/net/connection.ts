@@ -47,7 +47,7 @@ export class Connection {
   private readPaused = false;
 
   constructor(private readonly socket: Socket, private readonly ctx: ServerContext) {
-    this.parser = new TextParser(ctx.settings.itemSizeMaxBytes);
+    this.parser = new TextParser(ctx.settings.itemSizeMaxBytes, ctx.settings.strictKeys);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
   }

@@ -41,7 +41,7 @@ export class TextParser {
   private swallowLeft = 0;
   private closed = false;
 
-  constructor(private readonly itemSizeMaxBytes: number) {}
+  constructor(private readonly itemSizeMaxBytes: number, private readonly strictKeys = false) {}
 
   push(chunk: Buffer): void {
     if (this.closed) return;
@@ -105,7 +105,7 @@ export class TextParser {
     if (line.length > line_length_max && !isMultiGet(line)) return this.close('line too long');
     if (line.length > get_line_length_max) return this.close('line too long');
     if (line.length > 1 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-    const parsed = parseCommandLine(line, this.itemSizeMaxBytes);
+    const parsed = parseCommandLine(line, this.itemSizeMaxBytes, this.strictKeys);
     if (parsed.kind !== 'store_header') {
       if (parsed.kind === 'close') return this.close(parsed.reason);
       return parsed;

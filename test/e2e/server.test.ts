@@ -155,8 +155,11 @@ describe('protocol over the wire', () => {
     conn.send(`set ${'k'.repeat(251)} 0 0 1\r\nx\r\n`);
     expect(await conn.line()).toBe('CLIENT_ERROR bad command line format');
     expect(await conn.line()).toBe('ERROR'); // the data line is read as a command, as memcached does
-    conn.send('set bad\x01key 0 0 1\r\n');
-    expect(await conn.line()).toBe('CLIENT_ERROR bad command line format');
+    conn.send('set bad\x10key 0 0 1\r\nx\r\nget bad\x10key\r\n'); // memcaslap's keys hold 0x10 bytes
+    expect(await conn.line()).toBe('STORED');
+    expect(await conn.line()).toBe('VALUE bad\x10key 0 1');
+    expect(await conn.line()).toBe('x');
+    expect(await conn.line()).toBe('END');
     conn.send('\x00\xff garbage here\r\nfoo bar\r\n');
     expect(await conn.line()).toBe('ERROR');
     expect(await conn.line()).toBe('ERROR');
@@ -165,6 +168,17 @@ describe('protocol over the wire', () => {
     expect(await conn.line()).toBe('VALUE ok 0 2');
     expect(await conn.line()).toBe('hi');
     expect(await conn.line()).toBe('END');
+    conn.close();
+    await server.stop();
+  });
+
+  it('--strict-keys refuses keys with control characters', async () => {
+    const server = await startServer({ args: ['--strict-keys'] });
+    const conn = await RawConnection.open(server.port);
+    conn.send('set bad\x01key 0 0 1\r\nx\r\nset good 0 0 1\r\nx\r\n');
+    expect(await conn.line()).toBe('CLIENT_ERROR bad command line format');
+    expect(await conn.line()).toBe('ERROR');
+    expect(await conn.line()).toBe('STORED');
     conn.close();
     await server.stop();
   });

@@ -61,8 +61,8 @@ export function drain(parser: TextParser, out: Request[], budget: { left: number
 export interface Run { requests: Request[]; parser: TextParser }
 
 /** Push the chunks in order, draining after each; the parser is returned for inspection. */
-export function runChunks(chunks: readonly Uint8Array[], itemSizeMax = ITEM_SIZE_MAX): Run {
-  const parser = new TextParser(itemSizeMax);
+export function runChunks(chunks: readonly Uint8Array[], itemSizeMax = ITEM_SIZE_MAX, strictKeys = false): Run {
+  const parser = new TextParser(itemSizeMax, strictKeys);
   const requests: Request[] = [];
   const budget = { left: 1 };
   for (const c of chunks) {
@@ -73,7 +73,8 @@ export function runChunks(chunks: readonly Uint8Array[], itemSizeMax = ITEM_SIZE
   return { requests, parser };
 }
 
-export const parseWhole = (input: Buffer, itemSizeMax = ITEM_SIZE_MAX): Request[] => runChunks([input], itemSizeMax).requests;
+export const parseWhole = (input: Buffer, itemSizeMax = ITEM_SIZE_MAX, strictKeys = false): Request[] =>
+  runChunks([input], itemSizeMax, strictKeys).requests;
 
 /** Cut input at the given (sorted, in-range) positions. */
 export function splitAt(input: Buffer, cuts: readonly number[]): Buffer[] {

@@ -23,6 +23,8 @@ interface Case {
   expect: Request[];
   /** -I for this case; small values keep oversize cases cheap. */
   itemSizeMax?: number;
+  /** Parse with --strict-keys (refuse control characters in keys). */
+  strictKeys?: boolean;
 }
 
 const k250 = 'k'.repeat(250);
@@ -70,10 +72,14 @@ const badStorageCases: Case[] = [
   { name: 'longer data than declared', input: 'set k 0 0 3\r\nabcde\r\n', expect: [reply(BAD_CHUNK), ERROR] },
   { name: 'key of 251 bytes: data line NOT swallowed', input: `set ${k251} 0 0 5\r\nhello\r\nversion\r\n`, expect: [reply(FORMAT), ERROR, VERSION] },
   { name: 'key of 251 bytes with noreply', input: `set ${k251} 0 0 5 noreply\r\nhello\r\n`, expect: [reply(FORMAT, true), ERROR] },
-  { name: 'key with a control char', input: 'set a\x01b 0 0 1\r\nx\r\n', expect: [reply(FORMAT), ERROR] },
-  { name: 'key with a tab', input: 'set a\tb 0 0 1\r\nx\r\n', expect: [reply(FORMAT), ERROR] },
-  { name: 'key with DEL', input: 'add a\x7f 0 0 1 noreply\r\nx\r\n', expect: [reply(FORMAT, true), ERROR] },
-  { name: 'key with a NUL', input: 'set a\x00 0 0 1\r\nx\r\n', expect: [reply(FORMAT), ERROR] },
+  { name: 'key with control chars (memcaslap sends 0x10 bytes): stored, as memcached does', input: 'set \x10\x10a\x01b 0 0 1\r\nx\r\n', expect: [store('set', '\x10\x10a\x01b', 'x')] },
+  { name: 'key with a tab: stored, as memcached does', input: 'set a\tb 0 0 1\r\nx\r\n', expect: [store('set', 'a\tb', 'x')] },
+  { name: '--strict-keys: key with a control char', input: 'set a\x01b 0 0 1\r\nx\r\n', expect: [reply(FORMAT), ERROR], strictKeys: true },
+  { name: '--strict-keys: key with a tab', input: 'set a\tb 0 0 1\r\nx\r\n', expect: [reply(FORMAT), ERROR], strictKeys: true },
+  { name: '--strict-keys: key with DEL', input: 'add a\x7f 0 0 1 noreply\r\nx\r\n', expect: [reply(FORMAT, true), ERROR], strictKeys: true },
+  { name: '--strict-keys: get of a key with a control char', input: 'gets a b\x02\r\n', expect: [reply(FORMAT)], strictKeys: true },
+  { name: 'a NUL ends the line, as C strings do in memcached', input: 'set a\x00 0 0 1\r\nx\r\n', expect: [ERROR, ERROR] },
+  { name: 'a NUL after a complete command is ignored with the rest of the line', input: 'get a\x00b c\r\n', expect: [get(['a'])] },
   { input: 'set k 0 0 -1\r\n', expect: [reply(FORMAT)] },
   { name: 'byte count 2^32-1 is -1 as an int32', input: 'set k 0 0 4294967295\r\nversion\r\n', expect: [reply(FORMAT), VERSION] },
   { name: 'byte count INT_MAX', input: 'set k 0 0 2147483647\r\nversion\r\n', expect: [reply(FORMAT), VERSION] },
@@ -129,7 +135,7 @@ const retrievalCases: Case[] = [
   { name: 'gat with a bad exptime', input: 'gat x a\r\n', expect: [reply(BAD_EXPTIME)] },
   { name: 'get of a 250-byte key', input: `get a ${k250}\r\n`, expect: [get(['a', k250])] },
   { name: 'get of a 251-byte key', input: `get a ${k251} b\r\n`, expect: [reply(FORMAT)] },
-  { name: 'gets with a control char in a key', input: 'gets a b\x02\r\n', expect: [reply(FORMAT)] },
+  { name: 'gets with a control char in a key', input: 'gets a b\x02\r\n', expect: [get(['a', 'b\x02'], true)] },
   { name: 'get alone', input: 'get\r\n', expect: [ERROR] },
   { name: 'get and a space', input: 'get \r\n', expect: [ERROR] },
   { name: 'gets alone', input: 'gets\r\n', expect: [ERROR] },
@@ -318,14 +324,15 @@ function check(actual: Request[], expected: Request[], how: string): void {
 function runThreeWays(raw: Case): void {
   const c = expand(raw);
   const itemSizeMax = c.itemSizeMax;
-  const whole = parseWhole(c.input, itemSizeMax);
+  const strict = raw.strictKeys ?? false;
+  const whole = parseWhole(c.input, itemSizeMax, strict);
   expect(whole, 'one chunk').toEqual(c.expect);
-  check(runChunks(byteByByte(c.input), itemSizeMax).requests, c.expect, 'byte by byte');
+  check(runChunks(byteByByte(c.input), itemSizeMax, strict).requests, c.expect, 'byte by byte');
   for (const cut of singleCuts(c.input.length)) {
-    check(runChunks(splitAt(c.input, [cut]), itemSizeMax).requests, c.expect, `split at ${cut}`);
+    check(runChunks(splitAt(c.input, [cut]), itemSizeMax, strict).requests, c.expect, `split at ${cut}`);
   }
   for (const [a, b] of pairCuts(c.input.length)) {
-    check(runChunks(splitAt(c.input, [a, b]), itemSizeMax).requests, c.expect, `split at ${a} and ${b}`);
+    check(runChunks(splitAt(c.input, [a, b]), itemSizeMax, strict).requests, c.expect, `split at ${a} and ${b}`);
   }
 }
 

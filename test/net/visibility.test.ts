@@ -41,7 +41,7 @@ class FakeStorage {
   }
 }
 
-const settings = { host: '127.0.0.1', port: 0, connectionLimit: 100, itemSizeMaxBytes: 1 << 20, verbosity: 0, dataDir: '-', fsyncMode: 'always', evictionsDisabled: false };
+const settings = { host: '127.0.0.1', port: 0, connectionLimit: 100, itemSizeMaxBytes: 1 << 20, verbosity: 0, dataDir: '-', fsyncMode: 'always', evictionsDisabled: false, strictKeys: false };
 
 let server: MemcachedServer | null = null;
 const clients: Client[] = [];
