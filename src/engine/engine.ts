@@ -6,7 +6,8 @@
 //   effects with applyEffect() rebuilds the same state (they are idempotent).
 // - Every result carries the sequence number of the state it reflects, so a
 //   caller can hold the reply until that position is durable.
-// - Map insertion order is the LRU order (oldest first): an access re-inserts.
+// - Recency is an intrusive linked list beside the key Map (lru.ts): a read
+//   moves the item to the most-recent end without touching the Map.
 // - Expiry is lazy (on access) plus a bounded sweep in tick(); it needs no
 //   effect because expiry times are absolute.
 // - Memory is charged like memcached's slabs (slabs.ts) against -m; eviction
@@ -15,6 +16,7 @@
 
 import { item_flags_overhead_bytes, item_overhead_bytes, exptime_relative_max_s, reclaim_search_max, sweep_items_per_tick_max } from './limits.js';
 import { safeStrtoull, u64_max } from './cnumbers.js';
+import { LruList } from './lru.js';
 import { chargedBytesFor, newSlabClassStats, pagesNeeded, slabClassFor, slabClasses, type SlabClassStats } from './slabs.js';
 import type { DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, Item, StoreMode, StoreResult, TouchResult } from './types.js';
 
@@ -59,7 +61,9 @@ function zeroCounters(): EngineCounters {
 
 export class Engine {
   private readonly items = new Map<string, Item>();
-  private readonly classStats = new Map<number, SlabClassStats>();
+  private readonly lru = new LruList<Item>();
+  /** Per slab class id (index), created on first use. */
+  private readonly classStats: Array<SlabClassStats | undefined> = [];
   private usedBytes = 0;
   private storedBytes = 0;
   private nextCas = 1;
@@ -102,7 +106,7 @@ export class Engine {
       this.stat(item).getHits++;
     }
     item.fetched = true;
-    this.bump(key, item, nowMs);
+    this.bump(item, nowMs);
     return item;
   }
 
@@ -116,7 +120,7 @@ export class Engine {
 
     switch (mode) {
       case 'add':
-        this.bump(key, old, nowMs);
+        this.bump(old, nowMs);
         return { status: 'NOT_STORED', seq: old.seq };
       case 'cas':
         if (casUnique === 0n || casUnique !== BigInt(old.cas)) {
@@ -215,7 +219,7 @@ export class Engine {
     this.counters.touchHits++;
     this.stat(item).touchHits++;
     this.setExpiry(key, item, expiresAtFromExptime(exptime, nowMs));
-    this.bump(key, item, nowMs);
+    this.bump(item, nowMs);
     return { status: 'TOUCHED', seq: item.seq };
   }
 
@@ -315,12 +319,16 @@ export class Engine {
   get bytes(): number { return this.storedBytes; }
   get chargedBytes(): number { return this.usedBytes; }
 
-  slabStats(): ReadonlyMap<number, SlabClassStats> { return this.classStats; }
+  slabStats(): ReadonlyMap<number, SlabClassStats> {
+    const stats = new Map<number, SlabClassStats>();
+    this.classStats.forEach((s, id) => { if (s) stats.set(id, s); });
+    return stats;
+  }
 
   /** Age in seconds of the oldest item per slab class (for `stats items`). */
   oldestAgeByClass(nowMs: number): Map<number, number> {
     const ages = new Map<number, number>();
-    for (const item of this.items.values()) {
+    for (let item = this.lru.head; item; item = item.lruNext) {
       if (!ages.has(item.slabClass)) ages.set(item.slabClass, Math.max(0, Math.floor((nowMs - item.lastAccessMs) / 1000)));
     }
     return ages;
@@ -328,8 +336,8 @@ export class Engine {
 
   resetCounters(): void {
     this.counters = zeroCounters();
-    for (const s of this.classStats.values()) {
-      Object.assign(s, {
+    for (const s of this.classStats) {
+      if (s) Object.assign(s, {
         evicted: 0, evictedNonzero: 0, evictedUnfetched: 0, expiredUnfetched: 0, outOfMemory: 0, reclaimed: 0,
         lastEvictedAgeS: 0, getHits: 0, setCmds: 0, deleteHits: 0, incrHits: 0, decrHits: 0, casHits: 0, casBadval: 0, touchHits: 0,
       });
@@ -381,10 +389,12 @@ export class Engine {
     const total = itemTotalBytes(key.length, value.length, flags);
     const cls = slabClassFor(total);
     const item: Item = {
-      value, flags, expiresAtMs, cas, seq,
+      key, value, flags, expiresAtMs, cas, seq,
       chargedBytes: chargedBytesFor(total), slabClass: cls.id, lastAccessMs: nowMs, fetched: false,
+      lruPrev: null, lruNext: null,
     };
     this.items.set(key, item);
+    this.lru.pushMostRecent(item);
     this.usedBytes += item.chargedBytes;
     this.storedBytes += total;
     const s = this.stat(cls.id);
@@ -396,6 +406,7 @@ export class Engine {
 
   private unlink(key: string, item: Item): void {
     this.items.delete(key);
+    this.lru.remove(item);
     this.usedBytes -= item.chargedBytes;
     this.storedBytes -= itemTotalBytes(key.length, item.value.length, item.flags);
     const s = this.stat(item);
@@ -424,19 +435,19 @@ export class Engine {
     item.seq = this.emitEffect({ kind: 'touch', seq: 0, key, expiresAtMs });
   }
 
-  /** Moves an item to the most-recently-used end of the Map. */
-  private bump(key: string, item: Item, nowMs: number): void {
+  /** Moves an item to the most-recently-used end. */
+  private bump(item: Item, nowMs: number): void {
     item.lastAccessMs = nowMs;
-    this.items.delete(key);
-    this.items.set(key, item);
+    this.lru.moveToMostRecent(item);
   }
 
   /** memcached looks a few items into the LRU tail for expired ones before allocating. */
   private reclaimExpiredTail(nowMs: number): void {
-    let looked = 0;
-    for (const [key, item] of this.items) {
-      if (looked++ >= reclaim_search_max) break;
-      if (isExpired(item, nowMs)) this.reclaim(key, item);
+    let item = this.lru.head;
+    for (let looked = 0; item && looked < reclaim_search_max; looked++) {
+      const next = item.lruNext;
+      if (isExpired(item, nowMs)) this.reclaim(item.key, item);
+      item = next;
     }
   }
 
@@ -445,10 +456,10 @@ export class Engine {
     const limit = this.options.memoryLimitBytes;
     if (this.usedBytes + extraBytes <= limit) return true;
     if (this.options.evictionsDisabled) return false;
-    for (const [key, item] of this.items) {
-      if (this.usedBytes + extraBytes <= limit) break;
-      if (key === keep) continue;
-      this.evict(key, item, nowMs);
+    for (let item = this.lru.head; item && this.usedBytes + extraBytes > limit;) {
+      const next = item.lruNext;
+      if (item.key !== keep) this.evict(item.key, item, nowMs);
+      item = next;
     }
     return this.usedBytes + extraBytes <= limit;
   }
@@ -477,10 +488,11 @@ export class Engine {
 
   private clear(): void {
     this.items.clear();
+    this.lru.clear();
     this.sweepCursor = null;
     this.usedBytes = 0;
     this.storedBytes = 0;
-    for (const s of this.classStats.values()) { s.number = 0; s.chunksUsed = 0; s.requestedBytes = 0; }
+    for (const s of this.classStats) if (s) { s.number = 0; s.chunksUsed = 0; s.requestedBytes = 0; }
   }
 
   private sweepExpired(nowMs: number, budget: number): void {
@@ -495,9 +507,7 @@ export class Engine {
 
   private stat(itemOrClass: Item | number): SlabClassStats {
     const id = typeof itemOrClass === 'number' ? itemOrClass : itemOrClass.slabClass;
-    let s = this.classStats.get(id);
-    if (!s) { s = newSlabClassStats(); this.classStats.set(id, s); }
-    return s;
+    return this.classStats[id] ??= newSlabClassStats();
   }
 }
 

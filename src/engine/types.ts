@@ -3,6 +3,7 @@
 // every byte maps to one char and back without loss.
 
 export interface Item {
+  key: string;
   value: Buffer;
   /** 32-bit unsigned client flags, opaque to the server. */
   flags: number;
@@ -20,6 +21,9 @@ export interface Item {
   lastAccessMs: number;
   /** Whether a get has read the item since it was stored. */
   fetched: boolean;
+  /** Neighbours in the engine's recency list (see lru.ts). */
+  lruPrev: Item | null;
+  lruNext: Item | null;
 }
 
 /**

@@ -42,26 +42,37 @@ export interface StoreHeader {
 
 interface Tokens { starts: number[]; ends: number[]; count: number }
 
-function tokenize(line: Buffer): Tokens {
-  const starts: number[] = [];
-  const ends: number[] = [];
-  let i = 0;
-  const n = line.length;
-  while (i < n) {
-    while (i < n && line[i] === 0x20) i++;
-    if (i >= n) break;
+/**
+ * Token offsets of the last line tokenized. One scratch object, reused for
+ * every line: parsing is synchronous, and no request keeps a reference.
+ */
+const scratch: Tokens = { starts: [], ends: [], count: 0 };
+
+/** Splits [start, end) at spaces; a NUL ends the line, as C strings do in memcached. */
+function tokenize(line: Buffer, start: number, end: number): Tokens {
+  const t = scratch;
+  let count = 0;
+  let i = start;
+  while (i < end) {
+    let b = line[i]!;
+    while (b === 0x20 && ++i < end) b = line[i]!;
+    if (i >= end || b === 0) break;
     const s = i;
-    while (i < n && line[i] !== 0x20) i++;
-    starts.push(s);
-    ends.push(i);
+    while (b !== 0x20 && b !== 0 && ++i < end) b = line[i]!;
+    t.starts[count] = s;
+    t.ends[count] = i;
+    count++;
+    if (b === 0) break;
   }
-  return { starts, ends, count: starts.length };
+  t.count = count;
+  return t;
 }
 
 function tokenIs(line: Buffer, t: Tokens, index: number, text: string): boolean {
-  const len = t.ends[index]! - t.starts[index]!;
+  const start = t.starts[index]!;
+  const len = t.ends[index]! - start;
   if (len !== text.length) return false;
-  for (let i = 0; i < len; i++) if (line[t.starts[index]! + i] !== text.charCodeAt(i)) return false;
+  for (let i = 0; i < len; i++) if (line[start + i] !== text.charCodeAt(i)) return false;
   return true;
 }
 
@@ -92,13 +103,12 @@ function validKeyBytes(line: Buffer, start: number, end: number, strict: boolean
 const reply = (text: string, noreply = false): Request => ({ kind: 'reply', line: text, noreply });
 const ERROR = (): Request => reply('ERROR');
 
-export function parseCommandLine(raw: Buffer, itemSizeMaxBytes: number, strictKeys = false): Request | StoreHeader {
-  const nul = raw.indexOf(0);
-  const line = nul < 0 ? raw : raw.subarray(0, nul);
-  const t = tokenize(line);
+/** Parses line[start, end) (no '\n', no trailing '\r'). */
+export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictKeys = false, start = 0, end = line.length): Request | StoreHeader {
+  const t = tokenize(line, start, end);
   const ntokens = ntokensOf(t);
   if (t.count === 0 || t.ends[0]! - t.starts[0]! < 2) return ERROR();
-  const command = tokenText(line, t, 0);
+  const command = commandName(line, t);
   switch (command) {
     case 'get': return parseGet(line, t, false, false, strictKeys);
     case 'gets': return parseGet(line, t, true, false, strictKeys);
@@ -139,6 +149,14 @@ export function parseCommandLine(raw: Buffer, itemSizeMaxBytes: number, strictKe
       }
       return ERROR();
   }
+}
+
+const hotCommands = ['get', 'gets', 'set'];
+
+/** The command word; the hottest ones are matched on bytes, without making a string. */
+function commandName(line: Buffer, t: Tokens): string {
+  for (const name of hotCommands) if (tokenIs(line, t, 0, name)) return name;
+  return tokenText(line, t, 0);
 }
 
 function parseGet(line: Buffer, t: Tokens, withCas: boolean, touch: boolean, strictKeys: boolean): Request {

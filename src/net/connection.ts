@@ -45,6 +45,7 @@ export class Connection {
   private closeAfterWrite = false;
   private ended = false;
   private readPaused = false;
+  private isWaiting = false;
 
   constructor(private readonly socket: Socket, private readonly ctx: ServerContext) {
     this.parser = new TextParser(ctx.settings.itemSizeMaxBytes, ctx.settings.strictKeys);
@@ -247,24 +248,18 @@ export class Connection {
       h.chunks.moveTo(this.ready);
       if (h.closeAfter) { close = true; break; }
     }
-    if (this.held.length && !close) this.ctx.waiting.add(this);
-    else this.ctx.waiting.delete(this);
+    this.setWaiting(this.held.length > 0 && !close);
     if (!this.ready.isEmpty) this.write(this.ready.take());
     if (close) this.end();
   }
 
-  private write(parts: Array<string | Buffer>): void {
+  private write(parts: Buffer[]): void {
     if (this.ended) return;
     const socket = this.socket;
     if (parts.length > 1) socket.cork();
     for (const p of parts) {
-      if (typeof p === 'string') {
-        this.ctx.counters.bytesWritten += p.length;
-        socket.write(p, 'latin1');
-      } else {
-        this.ctx.counters.bytesWritten += p.length;
-        socket.write(p);
-      }
+      this.ctx.counters.bytesWritten += p.length;
+      socket.write(p);
     }
     if (parts.length > 1) socket.uncork();
   }
@@ -289,15 +284,23 @@ export class Connection {
     }
   }
 
+  /** Registers for WAL acknowledgements only while replies are held (kept cheap: no Set op per flush). */
+  private setWaiting(waiting: boolean): void {
+    if (waiting === this.isWaiting) return;
+    this.isWaiting = waiting;
+    if (waiting) this.ctx.waiting.add(this);
+    else this.ctx.waiting.delete(this);
+  }
+
   private end(): void {
     this.ended = true;
-    this.ctx.waiting.delete(this);
+    this.setWaiting(false);
     this.socket.end();
   }
 
   destroy(): void {
     this.ended = true;
-    this.ctx.waiting.delete(this);
+    this.setWaiting(false);
     this.socket.destroy();
   }
 

@@ -104,8 +104,8 @@ export class TextParser {
     // Bounds on the raw line ('\r' included), as holdPartialLine sees it.
     if (line.length > line_length_max && !isMultiGet(line)) return this.close('line too long');
     if (line.length > get_line_length_max) return this.close('line too long');
-    if (line.length > 1 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-    const parsed = parseCommandLine(line, this.itemSizeMaxBytes, this.strictKeys);
+    const end = line.length > 1 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
+    const parsed = parseCommandLine(line, this.itemSizeMaxBytes, this.strictKeys, 0, end);
     if (parsed.kind !== 'store_header') {
       if (parsed.kind === 'close') return this.close(parsed.reason);
       return parsed;
