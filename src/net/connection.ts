@@ -47,9 +47,15 @@ export class Connection {
   private readPaused = false;
   private isWaiting = false;
 
-  constructor(private readonly socket: Socket, private readonly ctx: ServerContext) {
+  private socket!: Socket;
+
+  constructor(private readonly ctx: ServerContext) {
     this.parser = new TextParser(ctx.settings.itemSizeMaxBytes, ctx.settings.strictKeys);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  /** Binds the socket; its bytes arrive through receive(). */
+  attach(socket: Socket): void {
+    this.socket = socket;
     socket.on('drain', () => this.maybeResume());
   }
 
@@ -59,7 +65,8 @@ export class Connection {
     this.maybeResume();
   }
 
-  private onData(chunk: Buffer): void {
+  /** Bytes from the socket. The chunk may be reused after this returns: nothing may keep a view of it. */
+  receive(chunk: Buffer): void {
     if (this.ended) return;
     this.ctx.counters.bytesRead += chunk.length;
     if (this.isFirstChunk && chunk[0] === 0x80) {
@@ -70,6 +77,7 @@ export class Connection {
     this.isFirstChunk = false;
     this.parser.push(chunk);
     this.process();
+    this.parser.detachInput();
   }
 
   private isFirstChunk = true;

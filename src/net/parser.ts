@@ -54,6 +54,16 @@ export class TextParser {
     this.pos = 0;
   }
 
+  /**
+   * Copies the unconsumed part of the last pushed chunk, so the caller may
+   * reuse that chunk's memory (reads into one shared buffer). Everything else
+   * the parser keeps is already its own copy.
+   */
+  detachInput(): void {
+    this.buf = this.pos < this.buf.length ? Buffer.from(this.buf.subarray(this.pos)) : empty;
+    this.pos = 0;
+  }
+
   /** Bytes buffered but not yet consumed (for memory bounds). */
   get bufferedBytes(): number {
     return this.buf.length - this.pos + this.lineBytes + this.dataBytes;

@@ -7,6 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Backend, ServerSettings } from './backend.js';
 import { Connection, type ServerContext } from './connection.js';
+import { adoptWithSharedReadBuffer } from './fast-read.js';
 import type { ConnectionCounters } from './stats.js';
 
 export interface MemcachedServer {
@@ -30,27 +31,36 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
     for (const conn of [...waiting]) conn.release();
   });
 
-  const server: Server = createServer({ noDelay: true }, (socket) => {
+  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     if (counters.currConnections >= settings.connectionLimit) {
       counters.rejectedConnections++;
-      socket.on('error', () => {});
-      socket.end('ERROR Too many open connections\r\n');
+      accepted.on('error', () => {});
+      accepted.resume(); // read the client's FIN so the socket closes
+      accepted.end('ERROR Too many open connections\r\n');
       return;
     }
     counters.currConnections++;
     counters.totalConnections++;
+    const conn = new Connection(ctx);
+    let socket = adoptWithSharedReadBuffer(accepted, (chunk) => conn.receive(chunk));
+    if (socket) {
+      socket.setNoDelay(true);
+    } else {
+      socket = accepted;
+      socket.on('data', (chunk: Buffer) => conn.receive(chunk));
+      socket.resume();
+    }
+    conn.attach(socket);
     sockets.add(socket);
-    const conn = new Connection(socket, ctx);
     connections.add(conn);
     socket.on('error', (err) => log(2, `connection error: ${err.message}`));
     socket.on('close', () => {
       counters.currConnections--;
-      sockets.delete(socket);
+      sockets.delete(socket!);
       connections.delete(conn);
       waiting.delete(conn);
     });
   });
-  server.maxConnections = settings.connectionLimit + 64; // room to send the refusal line
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

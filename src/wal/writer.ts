@@ -32,6 +32,8 @@ const ballast_retry_interval_ms = 1000;
 /** Disk-full mode ends once this many reserve-sizes are free. */
 const resume_free_factor = 2;
 const everysec_interval_ms = 1000;
+/** Batches up to this size are written in the event-loop thread (see Disk.writeNow); larger ones in the pool. */
+const write_now_max_bytes = 256 * 1024;
 /** Longest a batch waits for more records after it stops being empty (see schedule()). */
 const gather_window_us = 300;
 
@@ -290,7 +292,10 @@ export class WalWriter {
     while (offset < buf.length) {
       let n: number;
       try {
-        n = await this.file.write(buf, offset, buf.length - offset, this.segmentBytes);
+        const length = buf.length - offset;
+        n = this.file.writeNow && length <= write_now_max_bytes
+          ? this.file.writeNow(buf, offset, length, this.segmentBytes)
+          : await this.file.write(buf, offset, length, this.segmentBytes);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOSPC' && this.ballastPresent) {
           await this.releaseBallast();
