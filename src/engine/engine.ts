@@ -130,18 +130,18 @@ export class Engine {
         }
         this.counters.casHits++;
         this.stat(old).casHits++;
-        return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs);
+        return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, old);
       case 'append':
       case 'prepend': {
         const combined = mode === 'append' ? Buffer.concat([old.value, value]) : Buffer.concat([value, old.value]);
         if (itemTotalBytes(key.length, combined.length, old.flags) > this.options.itemSizeMaxBytes) {
           return { status: 'NOT_STORED', seq: old.seq };
         }
-        return this.put(key, combined, old.flags, old.expiresAtMs, nowMs);
+        return this.put(key, combined, old.flags, old.expiresAtMs, nowMs, old);
       }
       case 'set':
       case 'replace': {
-        const result = this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs);
+        const result = this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, old);
         // memcached unlinks the old item when a set cannot allocate, so no stale value survives.
         if (result.status === 'NO_MEMORY' && mode === 'set') {
           this.remove(key, 'del');
@@ -156,7 +156,7 @@ export class Engine {
     switch (mode) {
       case 'set':
       case 'add':
-        return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs);
+        return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, undefined);
       case 'cas':
         this.counters.casMisses++;
         return { status: 'NOT_FOUND', seq: this.removalSeqValue };
@@ -203,7 +203,7 @@ export class Engine {
     const next = incr ? (current + amount) & u64_max : (amount > current ? 0n : current - amount);
     if (incr) { this.counters.incrHits++; this.stat(item).incrHits++; }
     else { this.counters.decrHits++; this.stat(item).decrHits++; }
-    const result = this.put(key, deltaValue(next, item.value.length), item.flags, item.expiresAtMs, nowMs);
+    const result = this.put(key, deltaValue(next, item.value.length), item.flags, item.expiresAtMs, nowMs, item);
     if (result.status !== 'STORED') return { status: 'NO_MEMORY', seq: result.seq };
     return { status: 'VALUE', value: next, seq: result.seq };
   }
@@ -263,7 +263,7 @@ export class Engine {
   applyEffect(effect: Effect): void {
     switch (effect.kind) {
       case 'put':
-        this.link(effect.key, effect.value, effect.flags, effect.expiresAtMs, effect.cas, effect.seq, 0);
+        this.link(effect.key, effect.value, effect.flags, effect.expiresAtMs, effect.cas, effect.seq, 0, this.items.get(effect.key));
         if (effect.cas >= this.nextCas) this.nextCas = effect.cas + 1;
         break;
       case 'del':
@@ -290,7 +290,7 @@ export class Engine {
   /** Replaces the whole state with a snapshot image. */
   restore(image: EngineImage): void {
     this.clear();
-    for (const [key, it] of image.items) this.link(key, it.value, it.flags, it.expiresAtMs, it.cas, image.lastSeq, 0);
+    for (const [key, it] of image.items) this.link(key, it.value, it.flags, it.expiresAtMs, it.cas, image.lastSeq, 0, this.items.get(key));
     this.nextCas = Math.max(this.nextCas, image.nextCas);
     this.lastSeqValue = image.lastSeq;
     this.removalSeqValue = image.lastSeq;
@@ -364,10 +364,10 @@ export class Engine {
     return item;
   }
 
-  private put(key: string, value: Buffer, flags: number, expiresAtMs: number, nowMs: number): StoreResult {
+  /** Stores a new version of `key`; `old` is its current live item (the caller looked it up), if any. */
+  private put(key: string, value: Buffer, flags: number, expiresAtMs: number, nowMs: number, old: Item | undefined): StoreResult {
     const total = itemTotalBytes(key.length, value.length, flags);
     const charge = chargedBytesFor(total);
-    const old = this.items.get(key);
     const freed = old ? old.chargedBytes : 0;
     this.reclaimExpiredTail(nowMs);
     if (!this.makeRoom(charge - freed, nowMs, key)) {
@@ -377,14 +377,14 @@ export class Engine {
     }
     const cas = this.nextCas++;
     const seq = this.emitEffect({ kind: 'put', seq: 0, key, value, flags, expiresAtMs, cas });
-    this.link(key, value, flags, expiresAtMs, cas, seq, nowMs);
+    this.link(key, value, flags, expiresAtMs, cas, seq, nowMs, old);
     this.counters.totalItems++;
     this.stat(slabClassFor(total).id).setCmds++;
     return { status: 'STORED', seq };
   }
 
-  private link(key: string, value: Buffer, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number): void {
-    const old = this.items.get(key);
+  /** Makes a new item current for `key`, replacing `old` (which must be the key's item in the Map, if any). */
+  private link(key: string, value: Buffer, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number, old: Item | undefined): void {
     if (old) this.unlink(key, old);
     const total = itemTotalBytes(key.length, value.length, flags);
     const cls = slabClassFor(total);

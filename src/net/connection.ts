@@ -142,7 +142,7 @@ export class Connection {
       }
       case 'delete': {
         const r = engine.delete(request.key, now);
-        return this.answer(request.noreply, r.status === 'DELETED' ? 'DELETED\r\n' : 'NOT_FOUND\r\n', r.seq);
+        return this.answer(request.noreply, r.status === 'DELETED' ? fixed.DELETED : fixed.NOT_FOUND, r.seq);
       }
       case 'delta': {
         const r = engine.delta(request.key, request.incr, request.delta, now);
@@ -151,11 +151,11 @@ export class Connection {
       }
       case 'touch': {
         const r = engine.touch(request.key, request.exptime, now);
-        return this.answer(request.noreply, r.status === 'TOUCHED' ? 'TOUCHED\r\n' : 'NOT_FOUND\r\n', r.seq);
+        return this.answer(request.noreply, r.status === 'TOUCHED' ? fixed.TOUCHED : fixed.NOT_FOUND, r.seq);
       }
       case 'flush_all': {
         const r = engine.flushAll(request.delaySeconds, now);
-        return this.answer(request.noreply, 'OK\r\n', r.seq);
+        return this.answer(request.noreply, fixed.OK, r.seq);
       }
       case 'version':
         return this.answer(false, `VERSION ${server_version}\r\n`, 0);
@@ -229,8 +229,14 @@ export class Connection {
     }
   }
 
-  private answer(noreply: boolean, text: string, seq: number): void {
-    if (!noreply) this.reply.addText(text);
+  private answer(noreply: boolean, text: string | Buffer, seq: number): void {
+    if (noreply) {
+      // nothing to send
+    } else if (typeof text === 'string') {
+      this.reply.addText(text);
+    } else {
+      this.reply.addValue(text);
+    }
     this.commit(seq);
   }
 
@@ -322,11 +328,19 @@ export class Connection {
   get hasHeldReplies(): boolean { return this.held.length > 0; }
 }
 
+/** Frequent fixed replies as ready Buffers: a lone one is written without any copy. */
+const fixed = {
+  DELETED: Buffer.from('DELETED\r\n'),
+  NOT_FOUND: Buffer.from('NOT_FOUND\r\n'),
+  TOUCHED: Buffer.from('TOUCHED\r\n'),
+  OK: Buffer.from('OK\r\n'),
+};
+
 const storeReply = {
-  STORED: 'STORED\r\n',
-  NOT_STORED: 'NOT_STORED\r\n',
-  EXISTS: 'EXISTS\r\n',
-  NOT_FOUND: 'NOT_FOUND\r\n',
+  STORED: Buffer.from('STORED\r\n'),
+  NOT_STORED: Buffer.from('NOT_STORED\r\n'),
+  EXISTS: Buffer.from('EXISTS\r\n'),
+  NOT_FOUND: fixed.NOT_FOUND,
   TOO_LARGE: 'SERVER_ERROR object too large for cache\r\n',
   NO_MEMORY: 'SERVER_ERROR out of memory storing object\r\n',
 } as const;

@@ -176,26 +176,31 @@ export class TextParser {
       }
       return null;
     }
-    const last = this.buf.subarray(this.pos, this.pos + need);
-    this.pos += need;
-    let block: Buffer;
+    const n = header.dataBytes - 2;
+    let value: Buffer;
+    let terminated: boolean;
     if (this.dataBytes === 0) {
-      block = Buffer.from(last);
+      // The whole block is in this chunk: copy just the value out of it.
+      const at = this.pos;
+      terminated = this.buf[at + n] === 0x0d && this.buf[at + n + 1] === 0x0a;
+      value = Buffer.allocUnsafe(n);
+      this.buf.copy(value, 0, at, at + n);
     } else {
-      this.appendToData(last, header.dataBytes);
-      block = this.dataAcc;
+      this.appendToData(this.buf.subarray(this.pos, this.pos + need), header.dataBytes);
+      terminated = this.dataAcc[n] === 0x0d && this.dataAcc[n + 1] === 0x0a;
+      value = this.dataAcc.subarray(0, n);
     }
+    this.pos += need;
     this.dataAcc = empty;
     this.dataBytes = 0;
     this.header = null;
     this.state = State.Line;
-    const n = header.dataBytes - 2;
-    if (block[n] !== 0x0d || block[n + 1] !== 0x0a) {
+    if (!terminated) {
       return { kind: 'reply', line: 'CLIENT_ERROR bad data chunk', noreply: header.noreply };
     }
     return {
       kind: 'store', mode: header.mode, key: header.key, flags: header.flags, exptime: header.exptime,
-      casUnique: header.casUnique, noreply: header.noreply, value: block.subarray(0, n),
+      casUnique: header.casUnique, noreply: header.noreply, value,
     };
   }
 

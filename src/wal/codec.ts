@@ -64,6 +64,12 @@ const typeOf: Record<Effect['kind'], number> = {
   put: TYPE_PUT, del: TYPE_DEL, touch: TYPE_TOUCH, flush: TYPE_FLUSH, flushAt: TYPE_FLUSH_AT,
 };
 
+/** Writes a latin1 key (at most 250 chars): a JS loop beats a call into C++ at this size. */
+function writeKey(buf: Buffer, key: string, at: number): number {
+  for (let i = 0; i < key.length; i++) buf[at + i] = key.charCodeAt(i);
+  return at + key.length;
+}
+
 /** Encodes one effect as a framed record. */
 export function encodeRecord(effect: Effect): Buffer {
   const length = payloadLength(effect);
@@ -76,7 +82,7 @@ export function encodeRecord(effect: Effect): Buffer {
     case 'put':
       buf.writeUInt16LE(effect.key.length, p);
       p += 2;
-      p += buf.write(effect.key, p, 'latin1');
+      p = writeKey(buf, effect.key, p);
       buf.writeUInt32LE(effect.flags >>> 0, p);
       writeU64(buf, effect.expiresAtMs, p + 4);
       writeU64(buf, effect.cas, p + 12);
