@@ -48,11 +48,9 @@
 # with 0x1010101010101010, so mostly 0x10 bytes) followed by 8 characters:
 # servers that refuse control characters in keys cannot be measured with it.
 # On the wire: `set \x10\x10\x10\x10\x10\x10\x10\x10ZeAiPV4a 0 0 50\r\n<50
-# bytes>\r\n`. Stock memcached stores such keys; memcached-lite at the time
-# this script was written refused them on purpose (src/net/commands.ts,
-# "Deliberate deviation: keys containing control characters are refused"),
-# answering "CLIENT_ERROR bad command line format" and then "ERROR" for the
-# data line, so every memcached-lite figure of that run is marked invalid.
+# bytes>\r\n`. Stock memcached stores such keys, and so does memcached-lite
+# by default (memcached's key rule); started with --strict-keys it would answer
+# "CLIENT_ERROR bad command line format" and every figure would be invalid.
 # A last short "sanity" run per memcached-protocol server repeats the GET load
 # with memaslap's data verification (--verify) and reports verify_failed.
 #
