@@ -144,7 +144,7 @@ export class Engine {
         const result = this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, old);
         // memcached unlinks the old item when a set cannot allocate, so no stale value survives.
         if (result.status === 'NO_MEMORY' && mode === 'set') {
-          this.remove(key, 'del');
+          this.remove(key);
           return { status: 'NO_MEMORY', seq: this.removalSeqValue };
         }
         return result;
@@ -172,7 +172,7 @@ export class Engine {
   rejectTooLarge(mode: StoreMode, key: string, nowMs: number): StoreResult {
     this.fireDueFlush(nowMs);
     this.counters.storeTooLarge++;
-    if (mode === 'set' && this.live(key, nowMs, false)) this.remove(key, 'del');
+    if (mode === 'set' && this.live(key, nowMs, false)) this.remove(key);
     return { status: 'TOO_LARGE', seq: Math.max(this.removalSeqValue, this.lastSeqValue) };
   }
 
@@ -185,7 +185,7 @@ export class Engine {
     }
     this.counters.deleteHits++;
     this.stat(item).deleteHits++;
-    this.remove(key, 'del');
+    this.remove(key);
     return { status: 'DELETED', seq: this.removalSeqValue };
   }
 
@@ -250,9 +250,9 @@ export class Engine {
   }
 
   /** Lowers or raises -m at run time (and evicts down to it). */
-  setMemoryLimit(bytes: number): void {
+  setMemoryLimit(bytes: number, nowMs: number): void {
     this.options = { ...this.options, memoryLimitBytes: bytes };
-    if (!this.options.evictionsDisabled) this.makeRoom(0, Date.now());
+    if (!this.options.evictionsDisabled) this.makeRoom(0, nowMs);
   }
 
   get memoryLimitBytes(): number { return this.options.memoryLimitBytes; }
@@ -416,7 +416,7 @@ export class Engine {
   }
 
   /** Unlinks an item and logs it (`del`), so a restart does not revive it. */
-  private remove(key: string, _why: 'del' | 'evict'): void {
+  private remove(key: string): void {
     const item = this.items.get(key);
     if (!item) return;
     this.unlink(key, item);
@@ -471,7 +471,7 @@ export class Engine {
     if (item.expiresAtMs !== 0) s.evictedNonzero++;
     if (!item.fetched) { this.counters.evictedUnfetched++; s.evictedUnfetched++; }
     s.lastEvictedAgeS = Math.max(0, Math.floor((nowMs - item.lastAccessMs) / 1000));
-    this.remove(key, 'evict');
+    this.remove(key);
   }
 
   private fireDueFlush(nowMs: number): void {

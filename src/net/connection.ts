@@ -46,6 +46,7 @@ export class Connection {
   private ended = false;
   private readPaused = false;
   private isWaiting = false;
+  private isFirstChunk = true;
 
   private socket!: Socket;
 
@@ -79,8 +80,6 @@ export class Connection {
     this.process();
     this.parser.detachInput();
   }
-
-  private isFirstChunk = true;
 
   private process(): void {
     while (!this.ended && !this.stalled && !this.closeAfterWrite) {
@@ -204,7 +203,7 @@ export class Connection {
     else if (megabytes < 8) text = 'MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m';
     else if (megabytes > 1_000_000_000) text = 'MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes';
     else {
-      this.ctx.backend.engine.setMemoryLimit(megabytes * 1024 * 1024);
+      this.ctx.backend.engine.setMemoryLimit(megabytes * 1024 * 1024, this.ctx.backend.now());
       text = 'OK';
     }
     this.answer(noreply, `${text}\r\n`, this.ctx.backend.engine.lastSeq);
@@ -324,8 +323,6 @@ export class Connection {
     this.pauseReading();
   }
 
-  /** Used at shutdown: true while replies still wait for the WAL. */
-  get hasHeldReplies(): boolean { return this.held.length > 0; }
 }
 
 /** Frequent fixed replies as ready Buffers: a lone one is written without any copy. */

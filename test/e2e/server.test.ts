@@ -267,6 +267,11 @@ describe('protocol over the wire', () => {
     expect(stats.get('get_misses')).toBe('1');
     expect(Number(stats.get('wal_fsyncs'))).toBeGreaterThanOrEqual(1);
     expect(Number(stats.get('durable_seq'))).toBe(1);
+    expect(await c.rawLine('verbosity 1\r\n')).toBe('OK');
+    expect(await c.rawLine('cache_memlimit 7\r\n')).toBe('MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m');
+    expect(await c.rawLine('cache_memlimit 100\r\n')).toBe('OK');
+    expect((await c.stats()).get('limit_maxbytes')).toBe(String(100 * 1024 * 1024));
+    expect((await c.stats('settings')).get('maxbytes')).toBe(String(100 * 1024 * 1024));
     c.close();
     await server.stop();
   });
