@@ -1,8 +1,10 @@
 // Composition root: the only module that knows every part. It owns the clock
-// and the file system, and wires engine + WAL + snapshot seam + network:
+// and the file system, and wires engine + WAL + snapshots + network:
 //
-//   options -> lock DATA_DIR -> load snapshot (none yet) -> replay WAL ->
-//   open WAL writer -> engine effects feed the writer -> listen.
+//   options -> lock DATA_DIR -> load the newest valid snapshot -> replay the
+//   WAL after it -> open the WAL writer -> engine effects feed the writer ->
+//   listen; a timer (and SIGUSR2, and clean shutdown) compacts the log into a
+//   snapshot.
 //
 // It listens only after recovery. SIGTERM/SIGINT: stop accepting, release the
 // replies still owed after a final write + fsync, close, exit 0. A failed
@@ -19,7 +21,9 @@ import { nodeDisk } from './wal/disk.js';
 import { recoverWal, WalCorruptionError } from './wal/recovery.js';
 import { listSegments } from './wal/segments.js';
 import { ballast_default_bytes, WalWriter } from './wal/writer.js';
-import { noSnapshots } from './snapshot/index.js';
+import { Compactor, loadNewestSnapshot, type SnapshotSource } from './snapshot/index.js';
+import { removeCoveredSegments } from './wal/segments.js';
+import { server_version } from './net/stats.js';
 import { startServer, type MemcachedServer } from './net/server.js';
 import type { Backend } from './net/backend.js';
 
@@ -33,6 +37,8 @@ function makeLogger(verbosity: () => number) {
 
 export interface RunningServer {
   server: MemcachedServer;
+  /** Takes a snapshot now and compacts the log (SIGUSR2). */
+  compact(): Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -58,14 +64,16 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
   );
 
   const started = Date.now();
-  const snapshot = await noSnapshots.loadNewest(dataDir);
+  const snapshotDir = join(dataDir, 'snapshots');
+  const snapshot = await loadNewestSnapshot(nodeDisk, snapshotDir, (m) => log(0, m));
   if (snapshot) engine.restore(snapshot.image);
   const report = await recoverWal({
-    disk: nodeDisk, walDir, afterSeq: snapshot?.startSeq ?? 0, repair: options.repairWal,
+    disk: nodeDisk, walDir, afterSeq: snapshot?.header.startSeq ?? 0, repair: options.repairWal,
     onRecord: (effect) => engine.applyEffect(effect),
     log: (m) => log(0, m),
   });
-  log(0, `recovered ${engine.itemCount} items from ${report.recordsApplied} WAL records in ${report.segments} segments (${Date.now() - started} ms)`);
+  const fromSnapshot = snapshot ? `snapshot ${snapshot.ref.name} (${snapshot.items} items) and ` : '';
+  log(0, `recovered ${engine.itemCount} items from ${fromSnapshot}${report.recordsApplied} WAL records in ${report.segments} segments (${Date.now() - started} ms)`);
 
   let olderBytes = 0;
   for (const s of await listSegments(nodeDisk, walDir)) if (s.path !== report.tail?.segment.path) olderBytes += await nodeDisk.size(s.path);
@@ -93,17 +101,52 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
       return [['wal_bytes', s.walBytes], ['wal_records', s.walRecords], ['wal_fsyncs', s.walFsyncs], ['wal_fsync_avg_us', s.walFsyncAvgUs], ['durable_seq', s.durableSeq]];
     },
   };
+  const source: SnapshotSource = {
+    lastSeq: () => engine.lastSeq,
+    nextCas: () => engine.casNext,
+    pendingFlushAtMs: () => engine.flushPendingAtMs,
+    keys: () => engine.keys(),
+    item: (key) => engine.peek(key, Date.now()),
+  };
+  const compactor = new Compactor({
+    disk: nodeDisk, snapshotDir, source, serverVersion: server_version, now: () => Date.now(), report: (m) => log(0, m),
+    log: {
+      requestRoll: () => wal.requestRoll(),
+      syncThrough: (seq) => wal.syncThrough(seq),
+      removeThrough: async (seq) => {
+        const bytes = await removeCoveredSegments(nodeDisk, walDir, seq, options.walArchiveDir);
+        wal.segmentsRemoved(bytes);
+        return bytes;
+      },
+    },
+  });
+  let walBytesAtSnapshot = 0;
+  const compact = async (why: string) => {
+    if (compactor.busy) return;
+    log(1, `snapshot: ${why}`);
+    const walBytes = wal.bytesWrittenSinceOpen;
+    if (await compactor.run()) walBytesAtSnapshot = walBytes;
+  };
+  const walGrowth = () => wal.bytesWrittenSinceOpen - walBytesAtSnapshot;
+
   const server = await startServer(settings, backend, log);
   const ticker = setInterval(() => engine.tick(Date.now()), engine_tick_interval_ms);
+  const snapshotTimer = setInterval(() => {
+    const grown = walGrowth();
+    if (grown > 0 && grown >= options.snapshotMinWalBytes) void compact(`the WAL grew by ${grown} bytes`);
+  }, options.snapshotIntervalS * 1000);
   log(0, `listening on ${server.address.host}:${server.address.port} (data ${dataDir}, fsync ${options.fsync})`);
 
   let stopping: Promise<void> | null = null;
   return {
     server,
+    compact: () => compact('requested'),
     shutdown() {
       stopping ??= (async () => {
         server.stopAccepting();
         clearInterval(ticker);
+        clearInterval(snapshotTimer);
+        if (walGrowth() > 0 || compactor.busy) await compact('clean shutdown');
         await wal.close();
         await server.closeConnections();
         await unlock();
@@ -149,5 +192,6 @@ export async function main(argv: string[]): Promise<void> {
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGUSR2', () => { void running.compact(); });
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -21,6 +21,8 @@ export interface ServerOptions {
   snapshotIntervalS: number;
   repairWal: boolean;
   strictKeys: boolean;
+  snapshotMinWalBytes: number;
+  walArchiveDir: string | undefined;
   help: boolean;
 }
 
@@ -37,6 +39,8 @@ export const defaultOptions: ServerOptions = {
   snapshotIntervalS: 60,
   repairWal: false,
   strictKeys: false,
+  snapshotMinWalBytes: 16 * 1024 * 1024,
+  walArchiveDir: undefined,
   help: false,
 };
 
@@ -57,6 +61,8 @@ which wins over .env in the working directory):
       --data-dir <dir>        data directory (default ./data) [DATA_DIR]
       --fsync <mode>          always | everysec | no (default always) [FSYNC]
       --snapshot-interval <s> seconds between snapshot checks (default 60) [SNAPSHOT_INTERVAL_S]
+      --snapshot-min-wal <size>  snapshot when the WAL grew at least this much, k/m/g suffixes (default 16m)
+      --wal-archive <dir>     move WAL segments a snapshot covers there instead of deleting them
       --repair-wal            truncate a corrupt WAL at the damage instead of refusing to start
       --strict-keys           refuse keys with control characters (memcached accepts them)
   -h, --help                  print this help
@@ -84,6 +90,14 @@ export function parseSize(value: string, name: string): number {
   return bytes;
 }
 
+/** A byte count: a number with an optional k, m or g suffix (0 allowed). */
+function parseBytes(value: string, name: string): number {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(value);
+  if (!m) throw new OptionError(`${name}: '${value}' is not a size (use bytes, or a k/m/g suffix)`);
+  const unit = m[2]!.toLowerCase();
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+}
+
 function fsyncMode(value: string, name: string): FsyncMode {
   if (value === 'always' || value === 'everysec' || value === 'no') return value;
   throw new OptionError(`${name}: '${value}' must be always, everysec or no`);
@@ -100,6 +114,8 @@ const specs: Spec[] = [
   { long: 'data-dir', takesValue: true, set: (o, v, n) => { if (!v) throw new OptionError(`${n}: empty path`); o.dataDir = v; } },
   { long: 'fsync', takesValue: true, set: (o, v, n) => { o.fsync = fsyncMode(v, n); } },
   { long: 'snapshot-interval', takesValue: true, set: (o, v, n) => { o.snapshotIntervalS = integer(v, n, 1, 86_400 * 365); } },
+  { long: 'snapshot-min-wal', takesValue: true, set: (o, v, n) => { o.snapshotMinWalBytes = parseBytes(v, n); } },
+  { long: 'wal-archive', takesValue: true, set: (o, v, n) => { if (!v) throw new OptionError(`${n}: empty path`); o.walArchiveDir = v; } },
   { long: 'repair-wal', takesValue: false, set: (o) => { o.repairWal = true; } },
   { long: 'strict-keys', takesValue: false, set: (o) => { o.strictKeys = true; } },
   { short: 'h', long: 'help', takesValue: false, set: (o) => { o.help = true; } },

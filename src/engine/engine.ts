@@ -290,19 +290,33 @@ export class Engine {
   /** Replaces the whole state with a snapshot image. */
   restore(image: EngineImage): void {
     this.clear();
-    for (const [key, it] of image.items) this.link(key, it.value, it.flags, it.expiresAtMs, it.cas, image.lastSeq, 0, this.items.get(key));
-    this.nextCas = Math.max(this.nextCas, image.nextCas);
+    let nextCas = Math.max(this.nextCas, image.nextCas);
+    for (const [key, it] of image.items) {
+      this.link(key, it.value, it.flags, it.expiresAtMs, it.cas, image.lastSeq, 0, this.items.get(key));
+      if (it.cas >= nextCas) nextCas = it.cas + 1;
+    }
+    this.nextCas = nextCas;
     this.lastSeqValue = image.lastSeq;
     this.removalSeqValue = image.lastSeq;
     this.pendingFlushAtMs = image.pendingFlushAtMs;
   }
 
-  /** Live keys and items; the key list is taken first so LRU bumps cannot prolong an iteration. */
+  /** Every key present now (a copy: a snapshot walks it while writes go on). */
+  keys(): string[] {
+    return [...this.items.keys()];
+  }
+
+  /** The live item for a key, without counting a read or moving it in the LRU. */
+  peek(key: string, nowMs: number): Item | undefined {
+    const item = this.items.get(key);
+    return item && !isExpired(item, nowMs) ? item : undefined;
+  }
+
+  /** Live keys and items (snapshot order: the key list is taken first). */
   *dump(nowMs: number): Generator<[string, Item]> {
-    const keys = [...this.items.keys()];
-    for (const key of keys) {
-      const item = this.items.get(key);
-      if (item && !isExpired(item, nowMs)) yield [key, item];
+    for (const key of this.keys()) {
+      const item = this.peek(key, nowMs);
+      if (item) yield [key, item];
     }
   }
 

@@ -28,3 +28,31 @@ export async function listSegments(disk: Disk, walDir: string): Promise<SegmentR
   segments.sort((a, b) => a.firstSeq - b.firstSeq);
   return segments;
 }
+
+/**
+ * Removes (or moves to `archiveDir`) every segment whose records are all at
+ * or below `throughSeq`. The newest segment is never touched: it is the one
+ * being appended to. Resolves to the bytes removed from walDir.
+ */
+export async function removeCoveredSegments(disk: Disk, walDir: string, throughSeq: number, archiveDir?: string): Promise<number> {
+  const segments = await listSegments(disk, walDir);
+  let removed = 0;
+  for (let i = 0; i + 1 < segments.length; i++) {
+    const lastSeqInSegment = segments[i + 1]!.firstSeq - 1;
+    if (lastSeqInSegment > throughSeq) break;
+    const segment = segments[i]!;
+    const bytes = await disk.size(segment.path);
+    if (archiveDir) {
+      await disk.mkdirp(archiveDir);
+      const copy = join(archiveDir, segment.name);
+      await disk.copyFile(segment.path, copy);
+      const file = await disk.open(copy, false);
+      try { await file.datasync(); } finally { await file.close(); }
+      await disk.syncDir(archiveDir);
+    }
+    await disk.unlink(segment.path);
+    removed += bytes;
+  }
+  if (removed) await disk.syncDir(walDir);
+  return removed;
+}

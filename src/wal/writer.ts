@@ -85,6 +85,8 @@ export class WalWriter {
   private segmentPath: string;
   private ballastPresent = false;
   private restoringBallast = false;
+  private rollRequested = false;
+  private initialWalBytes = 0;
   private diskFull = false;
   private readonly listeners: Array<() => void> = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -100,6 +102,7 @@ export class WalWriter {
     this.segmentBytes = segmentBytes;
     this.segmentPath = segmentPath;
     this.totalWalBytes = opts.olderSegmentsBytes + segmentBytes;
+    this.initialWalBytes = this.totalWalBytes;
   }
 
   static async open(opts: WalWriterOptions): Promise<WalWriter> {
@@ -163,6 +166,48 @@ export class WalWriter {
 
   /** Called after every advance of ackedSeq. */
   onAck(listener: () => void): void { this.listeners.push(listener); }
+
+  /**
+   * Starts a new segment with the next record (a snapshot asks for this at
+   * its start, so the segments it covers can later be removed whole).
+   */
+  requestRoll(): void {
+    this.rollRequested = true;
+  }
+
+  /** Resolves once every record through `seq` is written and fsynced, whatever the mode. */
+  async syncThrough(seq: number): Promise<void> {
+    while (this.writtenSeq < seq && !this.failed) {
+      if (!this.inFlight && this.pending.length) void this.flush();
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    if (this.failed) throw new Error('the WAL failed');
+    while (this.syncedSeq < seq) {
+      if (this.inFlight) {
+        await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+        continue;
+      }
+      this.inFlight = true;
+      try {
+        await this.sync(this.writtenSeq);
+      } catch (err) {
+        this.fail(err as Error);
+        throw err;
+      }
+      this.afterIo();
+    }
+  }
+
+  /** Bytes written to the log since this writer opened (the snapshot trigger compares it). */
+  get bytesWrittenSinceOpen(): number {
+    return this.totalWalBytes - this.initialWalBytes;
+  }
+
+  /** Call after removing older segments so wal_bytes stays the size on disk. */
+  segmentsRemoved(bytes: number): void {
+    this.totalWalBytes -= bytes;
+    this.initialWalBytes -= bytes;
+  }
 
   stats(): WalStats {
     return {
@@ -241,7 +286,11 @@ export class WalWriter {
     this.pending = [];
     this.pendingBytes = 0;
     try {
-      if (this.segmentBytes >= (this.opts.segmentSizeMaxBytes ?? segment_size_max_bytes)) await this.roll(firstSeq);
+      const full = this.segmentBytes >= (this.opts.segmentSizeMaxBytes ?? segment_size_max_bytes);
+      if (full || (this.rollRequested && this.segmentBytes > 0)) {
+        this.rollRequested = false;
+        await this.roll(firstSeq);
+      }
       await this.writeAll(batch);
       this.writtenSeq = lastSeq;
       if (this.opts.mode === 'always' || this.syncRequested) {

@@ -1,0 +1,181 @@
+// Writing and loading snapshots (format.ts has the layout).
+//
+// Writing: the key list is taken first, then items are written in slices with
+// a yield to the event loop between slices, so serving goes on; the snapshot
+// is fuzzy from its start sequence S. Before the file is made visible, the
+// caller's `beforeCommit(E)` must make the WAL durable through E, the newest
+// sequence the snapshot may reflect: otherwise a snapshot could hold a write
+// whose log record (and acknowledgement) never happened. Replacement is
+// durable: write <name>.tmp, fsync, rename, fsync the directory; on any error
+// the temp file is removed and nothing else changes.
+//
+// Loading: the newest file that validates (header, trailer, item count and
+// checksum) wins; invalid ones are reported and skipped, so a damaged newest
+// snapshot falls back to the previous one (and the longer WAL after it).
+
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Disk } from '../wal/disk.js';
+import type { EngineImage } from '../engine/types.js';
+import {
+  chainChecksum, encodeHeader, encodeItem, encodeTrailer, parseHeader, parseItem, parseTrailer,
+  snapshot_file_pattern, snapshotName, type SnapshotHeader, type SnapshotItem,
+} from './format.js';
+
+const items_per_slice = 2000;
+const write_chunk_bytes = 1024 * 1024;
+
+/** What a snapshot reads from the running engine. */
+export interface SnapshotSource {
+  lastSeq(): number;
+  nextCas(): number;
+  pendingFlushAtMs(): number;
+  keys(): string[];
+  /** The live item for a key, or undefined (deleted or expired meanwhile). */
+  item(key: string): SnapshotItem | undefined;
+}
+
+export interface WriteOptions {
+  disk: Disk;
+  dir: string;
+  source: SnapshotSource;
+  serverVersion: string;
+  now(): number;
+  /** Make the WAL durable through `endSeq` (see the file comment). */
+  beforeCommit(endSeq: number): Promise<void>;
+}
+
+export interface SnapshotRef { startSeq: number; path: string; name: string }
+
+export async function listSnapshots(disk: Disk, dir: string): Promise<SnapshotRef[]> {
+  if (!(await disk.exists(dir))) return [];
+  const refs: SnapshotRef[] = [];
+  for (const name of await disk.readdir(dir)) {
+    const m = snapshot_file_pattern.exec(name);
+    if (m) refs.push({ startSeq: Number(m[1]), name, path: join(dir, name) });
+  }
+  return refs.sort((a, b) => a.startSeq - b.startSeq);
+}
+
+/** Writes a snapshot of `source`; resolves to its ref and item count. */
+export async function writeSnapshot(opts: WriteOptions): Promise<SnapshotRef & { items: number }> {
+  const { disk, dir, source } = opts;
+  await disk.mkdirp(dir);
+  const startSeq = source.lastSeq();
+  const name = snapshotName(startSeq);
+  const path = join(dir, name);
+  const tmp = `${path}.tmp`;
+  const file = await disk.open(tmp, true);
+  let position = 0;
+  let pending = '';
+  const flush = async () => {
+    if (!pending) return;
+    const bytes = Buffer.from(pending, 'utf8');
+    pending = '';
+    let done = 0;
+    while (done < bytes.length) done += await file.write(bytes, done, bytes.length - done, position + done);
+    position += bytes.length;
+  };
+  try {
+    await file.truncate(0);
+    pending = encodeHeader({
+      startSeq, nextCas: source.nextCas(), pendingFlushAtMs: source.pendingFlushAtMs(),
+      createdAt: new Date(opts.now()).toISOString(), serverVersion: opts.serverVersion,
+    });
+    const keys = source.keys();
+    let count = 0;
+    let checksum = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const item = source.item(keys[i]!);
+      if (item) {
+        const line = encodeItem(item);
+        checksum = chainChecksum(checksum, line);
+        pending += line;
+        count++;
+      }
+      if (pending.length >= write_chunk_bytes) await flush();
+      if (i % items_per_slice === items_per_slice - 1) await new Promise((r) => setImmediate(r));
+    }
+    await opts.beforeCommit(source.lastSeq());
+    pending += encodeTrailer(count, checksum);
+    await flush();
+    await file.datasync();
+    await file.close();
+    await disk.rename(tmp, path);
+    await disk.syncDir(dir);
+    return { startSeq, path, name, items: count };
+  } catch (err) {
+    await file.close().catch(() => {});
+    await disk.unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+export type Validation =
+  | { ok: true; header: SnapshotHeader; items: number; itemsStart: number; itemsEnd: number }
+  | { ok: false; reason: string };
+
+/** Checks header, trailer, count and checksum without building items. */
+export function validateSnapshot(buf: Buffer): Validation {
+  const headerEnd = buf.indexOf(0x0a);
+  if (headerEnd < 0) return { ok: false, reason: 'no header line' };
+  const header = parseHeader(buf.toString('utf8', 0, headerEnd));
+  if (!header) return { ok: false, reason: 'bad header' };
+  if (buf.length === 0 || buf[buf.length - 1] !== 0x0a) return { ok: false, reason: 'no trailer (file ends mid-line)' };
+  const trailerStart = buf.lastIndexOf(0x0a, buf.length - 2) + 1;
+  if (trailerStart <= headerEnd) return { ok: false, reason: 'no trailer' };
+  const trailer = parseTrailer(buf.toString('utf8', trailerStart, buf.length - 1));
+  if (!trailer) return { ok: false, reason: 'no valid trailer' };
+  const itemsStart = headerEnd + 1;
+  const checksum = crc32(buf.subarray(itemsStart, trailerStart));
+  if (checksum !== trailer.crc32) return { ok: false, reason: 'checksum mismatch' };
+  let lines = 0;
+  for (let i = itemsStart; i < trailerStart; i++) if (buf[i] === 0x0a) lines++;
+  if (lines !== trailer.items) return { ok: false, reason: `trailer says ${trailer.items} items, file has ${lines}` };
+  return { ok: true, header, items: trailer.items, itemsStart, itemsEnd: trailerStart };
+}
+
+/** Items of a validated snapshot buffer, parsed lazily. */
+export function* snapshotItems(buf: Buffer, itemsStart: number, itemsEnd: number): Generator<SnapshotItem> {
+  let at = itemsStart;
+  while (at < itemsEnd) {
+    const nl = buf.indexOf(0x0a, at);
+    const item = parseItem(buf.toString('utf8', at, nl));
+    if (!item) throw new Error(`bad item line at byte ${at}`);
+    yield item;
+    at = nl + 1;
+  }
+}
+
+export interface LoadedSnapshot { ref: SnapshotRef; header: SnapshotHeader; image: EngineImage; items: number }
+
+/**
+ * The newest valid snapshot as an engine image (items parsed lazily while the
+ * engine restores them), or null when there is none. Invalid files are
+ * reported through `log` and skipped.
+ */
+export async function loadNewestSnapshot(disk: Disk, dir: string, log: (m: string) => void): Promise<LoadedSnapshot | null> {
+  const refs = await listSnapshots(disk, dir);
+  for (let i = refs.length - 1; i >= 0; i--) {
+    const ref = refs[i]!;
+    const buf = await disk.readFile(ref.path);
+    const v = validateSnapshot(buf);
+    if (!v.ok) {
+      log(`snapshot ${ref.path} is not usable (${v.reason}); trying an older one`);
+      continue;
+    }
+    if (v.header.startSeq !== ref.startSeq) {
+      log(`snapshot ${ref.path} names sequence ${ref.startSeq} but its header says ${v.header.startSeq}; trying an older one`);
+      continue;
+    }
+    const items = snapshotItems(buf, v.itemsStart, v.itemsEnd);
+    const image: EngineImage = {
+      items: (function* () { for (const it of items) yield [it.key, it] as [string, SnapshotItem]; })(),
+      nextCas: v.header.nextCas,
+      lastSeq: v.header.startSeq,
+      pendingFlushAtMs: v.header.pendingFlushAtMs,
+    };
+    return { ref, header: v.header, image, items: v.items };
+  }
+  return null;
+}
