@@ -17,6 +17,7 @@ import { Engine } from './engine/engine.js';
 import type { Effect } from './engine/types.js';
 import { OptionError, parseServerOptions, usage, type ServerOptions } from './cli/options.js';
 import { DataDirLockedError, lockDataDir } from './cli/lock.js';
+import { isToolName, toolMain } from './cli/tools.js';
 import { nodeDisk } from './wal/disk.js';
 import { recoverWal, WalCorruptionError } from './wal/recovery.js';
 import { listSegments } from './wal/segments.js';
@@ -157,6 +158,7 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (isToolName(argv[0])) process.exit(await toolMain(argv)); // offline tools: inspect, compact, replay, dump, load
   loadDotenv({ quiet: true } as Parameters<typeof loadDotenv>[0]);
   let options: ServerOptions;
   try {
