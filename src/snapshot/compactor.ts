@@ -5,8 +5,9 @@
 //   2. write the snapshot (fuzzy from S; the WAL is fsynced through the last
 //      sequence the snapshot may show before the file is renamed into place);
 //   3. read the new file back and validate it;
-//   4. keep the newest two snapshots (the previous one stays until the new
-//      one is proven loadable) and delete older ones;
+//   4. keep the new snapshot and the newest older one that validates (the
+//      previous one stays until the new one is proven loadable; a damaged
+//      file is never the fallback) and delete the others;
 //   5. remove WAL segments wholly at or below the older kept snapshot's start,
 //      so recovery can always fall back to it with its log.
 // A failure at any step leaves the files as they were (a temp file is removed)
@@ -37,10 +38,13 @@ export interface CompactorOptions {
 
 export interface CompactionResult { snapshot: SnapshotRef; items: number; durationMs: number; removedWalBytes: number; removedSnapshots: number }
 
+/** Snapshots left after a compaction: the new one and one fallback. */
 export const snapshots_kept = 2;
 
 export class Compactor {
   private running: Promise<CompactionResult | null> | null = null;
+  /** Snapshot names this compactor has read back and found valid (saves re-reading the fallback). */
+  private readonly validated = new Set<string>();
   lastResult: CompactionResult | null = null;
 
   constructor(private readonly opts: CompactorOptions) {}
@@ -64,7 +68,8 @@ export class Compactor {
       });
       const check = validateSnapshot(await disk.readFile(written.path));
       if (!check.ok) throw new Error(`the snapshot just written does not validate: ${check.reason}`);
-      const { removedSnapshots, oldestKept } = await this.pruneSnapshots();
+      this.validated.add(written.name);
+      const { removedSnapshots, oldestKept } = await this.pruneSnapshots(written);
       const removedWalBytes = await this.opts.log.removeThrough(oldestKept.startSeq);
       const result = {
         snapshot: written, items: written.items, durationMs: this.opts.now() - started, removedWalBytes, removedSnapshots,
@@ -78,16 +83,33 @@ export class Compactor {
     }
   }
 
-  private async pruneSnapshots(): Promise<{ removedSnapshots: number; oldestKept: SnapshotRef }> {
+  /**
+   * Keeps `newest` and the newest older snapshot that validates (recovery's
+   * fallback); deletes every other older snapshot. Keeping a damaged file as
+   * the fallback instead would delete the last good one and the log after it.
+   */
+  private async pruneSnapshots(newest: SnapshotRef): Promise<{ removedSnapshots: number; oldestKept: SnapshotRef }> {
     const { disk, snapshotDir } = this.opts;
-    const refs = await listSnapshots(disk, snapshotDir);
-    const doomed = refs.slice(0, Math.max(0, refs.length - snapshots_kept));
-    for (const ref of doomed) await disk.unlink(ref.path);
+    const older = (await listSnapshots(disk, snapshotDir)).filter((r) => r.startSeq < newest.startSeq);
+    let fallback: SnapshotRef | null = null;
+    for (let i = older.length - 1; i >= 0; i--) {
+      const ref = older[i]!;
+      if (this.validated.has(ref.name) || validateSnapshot(await disk.readFile(ref.path)).ok) {
+        this.validated.add(ref.name);
+        fallback = ref;
+        break;
+      }
+    }
+    const doomed = older.filter((r) => r !== fallback);
+    for (const ref of doomed) {
+      await disk.unlink(ref.path);
+      this.validated.delete(ref.name);
+    }
     // A .tmp left by a crash mid-snapshot is garbage (only one compaction runs, and it has finished).
     for (const name of await disk.readdir(snapshotDir)) {
       if (name.endsWith('.tmp')) await disk.unlink(join(snapshotDir, name)).catch(() => {});
     }
     if (doomed.length) await disk.syncDir(snapshotDir);
-    return { removedSnapshots: doomed.length, oldestKept: refs[refs.length - Math.min(refs.length, snapshots_kept)]! };
+    return { removedSnapshots: doomed.length, oldestKept: fallback ?? newest };
   }
 }
