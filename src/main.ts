@@ -66,6 +66,7 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
 
   const started = Date.now();
   const snapshotDir = join(dataDir, 'snapshots');
+  await removeStaleTempFiles(snapshotDir);
   const snapshot = await loadNewestSnapshot(nodeDisk, snapshotDir, (m) => log(0, m));
   if (snapshot) engine.restore(snapshot.image);
   const report = await recoverWal({
@@ -147,7 +148,9 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
         server.stopAccepting();
         clearInterval(ticker);
         clearInterval(snapshotTimer);
-        if (walGrowth() > 0 || compactor.busy) await compact('clean shutdown');
+        // A snapshot already running is waited for, then a final one taken if the log grew meanwhile.
+        if (compactor.busy) await compactor.run();
+        if (walGrowth() > 0) await compact('clean shutdown');
         await wal.close();
         await server.closeConnections();
         await unlock();
@@ -155,6 +158,14 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
       return stopping;
     },
   };
+}
+
+/** A snapshot .tmp left by a crash mid-write is garbage: only a committed (renamed) file counts. */
+async function removeStaleTempFiles(snapshotDir: string): Promise<void> {
+  if (!(await nodeDisk.exists(snapshotDir))) return;
+  for (const name of await nodeDisk.readdir(snapshotDir)) {
+    if (name.endsWith('.tmp')) await nodeDisk.unlink(join(snapshotDir, name));
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {

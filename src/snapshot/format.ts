@@ -4,8 +4,10 @@
 //                      "nextCas":C,"pendingFlushAtMs":F,"createdAt":"ISO","serverVersion":"x"}
 //   line 2.. item     {"k":"<key, latin1 as JSON string>","v":"<value base64>","f":flags,
 //                      "e":expiresAtMs,"c":cas}
-//   last     trailer  {"trailer":true,"items":N,"crc32":X}
+//   last     trailer  {"trailer":true,"items":N,"crc32":X,"endSeq":E}
 //
+// E is the WAL sequence the log was fsynced through before the file was
+// committed: the snapshot shows no write after E (and all writes through S).
 // X is the CRC-32 of every item line's bytes including its "\n", chained in
 // file order. A file without a valid trailer, or whose count or checksum do
 // not match, is not a snapshot. One JSON document per line keeps every string
@@ -33,7 +35,7 @@ export interface SnapshotHeader {
 
 export interface SnapshotItem { key: string; value: Buffer; flags: number; expiresAtMs: number; cas: number }
 
-export interface SnapshotTrailer { trailer: true; items: number; crc32: number }
+export interface SnapshotTrailer { trailer: true; items: number; crc32: number; endSeq?: number }
 
 export function encodeHeader(h: Omit<SnapshotHeader, 'format' | 'version'>): string {
   return `${JSON.stringify({ format: snapshot_format, version: snapshot_version, ...h })}\n`;
@@ -43,8 +45,8 @@ export function encodeItem(item: SnapshotItem): string {
   return `${JSON.stringify({ k: item.key, v: item.value.toString('base64'), f: item.flags, e: item.expiresAtMs, c: item.cas })}\n`;
 }
 
-export function encodeTrailer(items: number, checksum: number): string {
-  return `${JSON.stringify({ trailer: true, items, crc32: checksum })}\n`;
+export function encodeTrailer(items: number, checksum: number, endSeq: number): string {
+  return `${JSON.stringify({ trailer: true, items, crc32: checksum, endSeq })}\n`;
 }
 
 /** Running checksum over item lines (as written, "\n" included). */
@@ -73,6 +75,7 @@ export function parseTrailer(line: string): SnapshotTrailer | null {
   let o: Record<string, unknown>;
   try { o = JSON.parse(line) as Record<string, unknown>; } catch { return null; }
   if (o.trailer !== true || !isInt(o.items) || !isInt(o.crc32)) return null;
+  if (o.endSeq !== undefined && !isInt(o.endSeq)) return null;
   return o as unknown as SnapshotTrailer;
 }
 

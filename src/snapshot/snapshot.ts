@@ -96,8 +96,9 @@ export async function writeSnapshot(opts: WriteOptions): Promise<SnapshotRef & {
       if (pending.length >= write_chunk_bytes) await flush();
       if (i % items_per_slice === items_per_slice - 1) await new Promise((r) => setImmediate(r));
     }
-    await opts.beforeCommit(source.lastSeq());
-    pending += encodeTrailer(count, checksum);
+    const endSeq = source.lastSeq();
+    await opts.beforeCommit(endSeq);
+    pending += encodeTrailer(count, checksum, endSeq);
     await flush();
     await file.datasync();
     await file.close();
@@ -126,6 +127,7 @@ export function validateSnapshot(buf: Buffer): Validation {
   if (trailerStart <= headerEnd) return { ok: false, reason: 'no trailer' };
   const trailer = parseTrailer(buf.toString('utf8', trailerStart, buf.length - 1));
   if (!trailer) return { ok: false, reason: 'no valid trailer' };
+  if (trailer.endSeq !== undefined && trailer.endSeq < header.startSeq) return { ok: false, reason: 'trailer endSeq before the header startSeq' };
   const itemsStart = headerEnd + 1;
   const checksum = crc32(buf.subarray(itemsStart, trailerStart));
   if (checksum !== trailer.crc32) return { ok: false, reason: 'checksum mismatch' };

@@ -66,6 +66,14 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
   let lastSeq: number | null = null;
   let doneBytes = 0;
 
+  const first = segments[0];
+  if (first && first.firstSeq > opts.afterSeq + 1) {
+    // Records afterSeq+1 .. firstSeq-1 are in neither the snapshot nor the log.
+    const reason = `the log starts at sequence ${first.firstSeq} but the state on hand ends at ${opts.afterSeq}: records ${opts.afterSeq + 1}..${first.firstSeq - 1} are missing`;
+    if (!opts.repair) throw new WalCorruptionError(first.path, 0, reason);
+    opts.log(`WARNING: ${reason}; --repair-wal starts without them`);
+    report.repaired = { file: first.path, offset: 0, reason };
+  }
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     const buf = await disk.readFile(segment.path);

@@ -525,3 +525,18 @@ describe('damage with several segments', () => {
     expect(again.report.lastSeq).toBe(24);
   });
 });
+
+describe('a log that starts after the state on hand', () => {
+  it('refuses to start when records between the snapshot and the first segment are missing; --repair-wal starts without them', async () => {
+    const [path] = await writeSegments([effectsRange(50, 60)]);
+    await expect(recover(walDir, { afterSeq: 10 })).rejects.toThrow(WalCorruptionError);
+    await expect(recover(walDir, { afterSeq: 10 })).rejects.toThrow(/records 11\.\.49 are missing/);
+    await expect(recover(walDir)).rejects.toThrow(/records 1\.\.49 are missing/);
+    const repaired = await recover(walDir, { afterSeq: 10, repair: true });
+    expect(repaired.report.repaired?.file).toBe(path);
+    expect(seqs(repaired.records)).toEqual(seqs(effectsRange(50, 60)));
+    // No gap: a log starting right after the snapshot, or one the snapshot covers, is fine.
+    expect(seqs((await recover(walDir, { afterSeq: 49 })).records)).toEqual(seqs(effectsRange(50, 60)));
+    expect((await recover(walDir, { afterSeq: 55 })).records.map((e) => e.seq)).toEqual([56, 57, 58, 59, 60]);
+  });
+});
