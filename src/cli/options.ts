@@ -66,6 +66,9 @@ which wins over .env in the working directory):
       --repair-wal            truncate a corrupt WAL at the damage instead of refusing to start
       --strict-keys           refuse keys with control characters (memcached accepts them)
   -h, --help                  print this help
+
+Offline tools on a data directory (each has --help):
+  memcached-lite inspect|compact|dump|load|replay --data-dir <dir> ...
 `;
 
 type Setter = (o: ServerOptions, value: string, name: string) => void;
