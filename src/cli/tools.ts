@@ -28,6 +28,7 @@ import { existsSync, statSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { nodeDisk } from '../wal/disk.js';
+import { decodeRecordAt } from '../wal/codec.js';
 import { WalCorruptionError } from '../wal/recovery.js';
 import { removeCoveredSegments } from '../wal/segments.js';
 import { ballast_default_bytes, WalWriter } from '../wal/writer.js';
@@ -61,7 +62,7 @@ Offline tools for a data directory (the server itself is \`memcached-lite [optio
   dump [--out FILE]            write every live item as JSON Lines, to stdout or FILE
   load FILE [--wal-archive A] [--repair-wal]
                                add the items of a dump (fresh CAS values; flags and expiry kept)
-  replay --to-seq N --out NEW_DIR [--wal-archive A]
+  replay --to-seq N | --to-time ISO --out NEW_DIR [--wal-archive A]
                                build a new data directory holding the state as of WAL sequence N
 
 --data-dir defaults to DATA_DIR (environment or .env), then ./data. compact, dump and
@@ -520,17 +521,50 @@ async function load(a: ToolArgs, io: ToolIo): Promise<number> {
 
 // ---- replay ------------------------------------------------------------------
 
+/**
+ * The sequence of the last record logged at or before atMs: records are read
+ * in sequence order (data dir and archive merged) and the prefix ends at the
+ * first record stamped later than atMs. 0 if the first record already is.
+ */
+async function lastSeqLoggedBy(disk: typeof nodeDisk, walDirs: string[], atMs: number): Promise<number> {
+  const byFirstSeq = new Map<number, string>();
+  for (const dir of walDirs) {
+    for (const ref of await listSegmentsIfAny(disk, dir)) if (!byFirstSeq.has(ref.firstSeq)) byFirstSeq.set(ref.firstSeq, ref.path);
+  }
+  let last = 0;
+  for (const firstSeq of [...byFirstSeq.keys()].sort((x, y) => x - y)) {
+    const buf = await disk.readFile(byFirstSeq.get(firstSeq)!);
+    for (let offset = 0; offset < buf.length;) {
+      const d = decodeRecordAt(buf, offset);
+      if (!d.ok) break;
+      if (d.loggedAtMs > atMs) return last;
+      last = d.effect.seq;
+      offset += d.size;
+    }
+  }
+  return last;
+}
+
 async function replay(a: ToolArgs, io: ToolIo): Promise<number> {
-  if (a.values.has('to-time')) throw new ToolError(3, '--to-time needs timestamps in WAL records (not yet)');
   const toSeqText = a.values.get('to-seq');
-  if (toSeqText === undefined) throw new UsageError('--to-seq N is required');
-  if (!/^\d+$/.test(toSeqText) || !Number.isSafeInteger(Number(toSeqText))) throw new UsageError(`--to-seq: '${toSeqText}' is not a sequence number`);
-  const toSeq = Number(toSeqText);
+  const toTimeText = a.values.get('to-time');
+  if ((toSeqText === undefined) === (toTimeText === undefined)) throw new UsageError('give exactly one of --to-seq N and --to-time ISO-8601');
   const outDir = optionalDir(a, 'out');
   if (!outDir) throw new UsageError('--out NEW_DIR is required');
   const dataDir = existingDataDir(a.dataDir);
   const archive = optionalDir(a, 'wal-archive');
   if (archive && !existsSync(archive)) throw new ToolError(3, `no WAL archive at ${archive}`);
+  let toSeq: number;
+  if (toSeqText !== undefined) {
+    if (!/^\d+$/.test(toSeqText) || !Number.isSafeInteger(Number(toSeqText))) throw new UsageError(`--to-seq: '${toSeqText}' is not a sequence number`);
+    toSeq = Number(toSeqText);
+  } else {
+    const atMs = Date.parse(toTimeText!);
+    if (!Number.isFinite(atMs)) throw new UsageError(`--to-time: '${toTimeText}' is not an ISO-8601 time`);
+    const walDirs = [dataDirPaths(dataDir).walDir, ...(archive ? [archive] : [])];
+    toSeq = await lastSeqLoggedBy(nodeDisk, walDirs, atMs);
+    io.err(`--to-time ${new Date(atMs).toISOString()}: the log's last record at or before it is sequence ${toSeq}\n`);
+  }
   const outExists = existsSync(outDir);
   if (outExists) {
     if (!statSync(outDir).isDirectory()) throw new ToolError(1, `${outDir} exists and is not a directory`);

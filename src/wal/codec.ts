@@ -3,11 +3,13 @@
 // Every record, all integers little-endian:
 //
 //   offset  size  field
-//   0       4     payload length P (bytes after the 17-byte header)
-//   4       4     CRC-32 (zlib) of bytes [8, 17 + P): sequence, type and payload
+//   0       4     payload length P (bytes after the 25-byte header)
+//   4       4     CRC-32 (zlib) of bytes [8, 25 + P): everything after it
 //   8       8     sequence number (uint64; consecutive across the whole log)
 //   16      1     type: 1 put, 2 del, 3 touch, 4 flush, 5 flushAt
-//   17      P     payload:
+//   17      8     time the record was logged, ms since the epoch (for
+//                 point-in-time replay; 0 when unknown)
+//   25      P     payload:
 //     put      u16 key length K, K key bytes, u32 flags, u64 expiresAtMs,
 //              u64 cas, then the value (the rest of the payload)
 //     del      the key (the whole payload)
@@ -26,7 +28,7 @@
 import { crc32 } from 'node:zlib';
 import type { Effect } from '../engine/types.js';
 
-export const record_header_bytes = 17;
+export const record_header_bytes = 25;
 /** Generous bound on a payload: -I is at most 1 GiB, plus key and fields. */
 export const record_payload_max_bytes = 1024 * 1024 * 1024 + 4096;
 
@@ -70,13 +72,14 @@ function writeKey(buf: Buffer, key: string, at: number): number {
   return at + key.length;
 }
 
-/** Encodes one effect as a framed record. */
-export function encodeRecord(effect: Effect): Buffer {
+/** Encodes one effect as a framed record, stamped with the time it was logged. */
+export function encodeRecord(effect: Effect, loggedAtMs = 0): Buffer {
   const length = payloadLength(effect);
   const buf = Buffer.allocUnsafe(record_header_bytes + length);
   buf.writeUInt32LE(length, 0);
   writeU64(buf, effect.seq, 8);
   buf[16] = typeOf[effect.kind];
+  writeU64(buf, loggedAtMs, 17);
   let p = record_header_bytes;
   switch (effect.kind) {
     case 'put':
@@ -106,7 +109,7 @@ export function encodeRecord(effect: Effect): Buffer {
 }
 
 export type DecodeOutcome =
-  | { ok: true; effect: Effect; size: number }
+  | { ok: true; effect: Effect; size: number; loggedAtMs: number }
   | { ok: false; reason: string };
 
 /** Decodes the record at `offset` of `buf` (which ends where the file ends). */
@@ -121,7 +124,7 @@ export function decodeRecordAt(buf: Buffer, offset: number): DecodeOutcome {
   if (crc32(buf.subarray(offset + 8, end)) !== crc) return { ok: false, reason: 'checksum mismatch' };
   const effect = decodePayload(buf, offset, length);
   if (!effect) return { ok: false, reason: 'malformed payload' };
-  return { ok: true, effect, size: record_header_bytes + length };
+  return { ok: true, effect, size: record_header_bytes + length, loggedAtMs: readU64(buf, offset + 17) };
 }
 
 function decodePayload(buf: Buffer, offset: number, length: number): Effect | null {
@@ -129,7 +132,7 @@ function decodePayload(buf: Buffer, offset: number, length: number): Effect | nu
   const type = buf[offset + 16];
   const p = offset + record_header_bytes;
   const end = p + length;
-  if (!u64IsSafe(buf, offset + 8)) return null;
+  if (!u64IsSafe(buf, offset + 8) || !u64IsSafe(buf, offset + 17)) return null;
   switch (type) {
     case TYPE_PUT: {
       if (length < 22) return null;

@@ -50,6 +50,8 @@ export interface WalWriterOptions {
   ballastBytes: number;
   /** Roll to a new segment once the current one reaches this size (tests use small values). */
   segmentSizeMaxBytes?: number;
+  /** Clock for record timestamps (default Date.now). */
+  now?: () => number;
   onFatal: (err: Error) => void;
   log: (message: string) => void;
 }
@@ -131,7 +133,7 @@ export class WalWriter {
   /** Queues one effect (its seq must follow the previous one). */
   append(effect: Effect): void {
     if (this.closed) throw new Error('WAL is closed');
-    const record = encodeRecord(effect);
+    const record = encodeRecord(effect, (this.opts.now ?? Date.now)());
     if (this.pending.length === 0) this.pendingFirstSeq = effect.seq;
     this.pending.push(record);
     this.pendingBytes += record.length;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import type { Effect } from '../../src/engine/types.js';
-import { encodeRecord } from '../../src/wal/codec.js';
+import { encodeRecord, record_header_bytes } from '../../src/wal/codec.js';
 import { nodeDisk } from '../../src/wal/disk.js';
 import { listSegments, removeCoveredSegments, segmentName } from '../../src/wal/segments.js';
 import { WalWriter } from '../../src/wal/writer.js';
@@ -100,6 +100,9 @@ async function stateOfDir(dataDir: string): Promise<State> {
 
 interface Built { dataDir: string; walDir: string; effects: Effect[] }
 
+/** buildDir stamps record `seq` as logged at this time: one second apart. */
+const loggedAt = (seq: number) => Date.parse('2026-01-01T00:00:00Z') + seq * 1000;
+
 /**
  * Writes `effects` with the real WalWriter (small segments), taking an exact
  * snapshot after each sequence in `snapshotsAt`.
@@ -108,12 +111,14 @@ async function buildDir(effects: Effect[], opts: { segmentBytes?: number; snapsh
   const dataDir = join(tempDir(), 'data');
   const walDir = join(dataDir, 'wal');
   const model = offlineEngine();
-  const wal = await WalWriter.open({
+  let clockMs = 0;
+  const wal = await WalWriter.open({ now: () => clockMs,
     disk: nodeDisk, walDir, mode: 'always', tail: null, lastSeq: 0, olderSegmentsBytes: 0, ballastBytes: 64 * 1024,
     segmentSizeMaxBytes: opts.segmentBytes ?? 64 * 1024 * 1024, onFatal: (err) => { throw err; }, log: () => {},
   });
   for (const effect of effects) {
     model.applyEffect(effect);
+    clockMs = loggedAt(effect.seq);
     wal.append(effect);
     await wal.syncThrough(effect.seq); // one record per batch, so segments roll at the size
     if (opts.snapshotsAt?.includes(effect.seq)) {
@@ -148,7 +153,7 @@ function tree(dir: string): Record<string, string> {
 function recordOffsets(path: string): number[] {
   const buf = readFileSync(path);
   const offsets: number[] = [];
-  for (let p = 0; p < buf.length; p += 17 + buf.readUInt32LE(p)) offsets.push(p);
+  for (let p = 0; p < buf.length; p += record_header_bytes + buf.readUInt32LE(p)) offsets.push(p);
   return offsets;
 }
 
@@ -207,9 +212,11 @@ describe('inspect', () => {
   });
 
   it('reports corruption (bad record followed by valid ones, or damage in an older segment) with file and offset, exit 2', async () => {
-    const b = await buildDir(effectsUpTo(30), { segmentBytes: 600 });
+    const b = await buildDir(effectsUpTo(35), { segmentBytes: 600 });
     const segments = await segmentPaths(b.walDir);
     const newest = segments.at(-1)!;
+    // The damage needs valid records after it in the same (newest) segment.
+    expect(recordOffsets(newest).length, 'records in the newest segment').toBeGreaterThanOrEqual(3);
     const mid = recordOffsets(newest)[1]!;
     const buf = readFileSync(newest);
     buf[mid + 20] ^= 0xff;
@@ -436,6 +443,14 @@ describe('replay', () => {
       expect(readdirSync(join(out, 'snapshots'))).toEqual([`${String(n).padStart(20, '0')}.jsonl`]);
       expect(await stateOfDir(out), `N=${n}`).toEqual(stateOf(modelAt(b.effects, n)));
     }
+    // --to-time picks the last record logged at or before the time (records here are 1 s apart).
+    for (const [time, n] of [[loggedAt(57) + 500, 57], [loggedAt(80), 80], [loggedAt(1) - 1, 0]] as const) {
+      const out = join(tempDir(), `time-${n}`);
+      const r = await bin('replay', '--data-dir', b.dataDir, '--to-time', new Date(time).toISOString(), '--out', out, '--wal-archive', archive);
+      expect(r.code, `t=${time}`).toBe(0);
+      expect(r.stderr).toContain(`last record at or before it is sequence ${n}`);
+      expect(await stateOfDir(out), `t=${time}`).toEqual(stateOf(modelAt(b.effects, n)));
+    }
     // Without the archive, only what the data directory itself can reach.
     for (const n of [40, 61, 120]) {
       const out = join(tempDir(), `local-${n}`);
@@ -487,9 +502,11 @@ describe('replay', () => {
     expect(r1.code).toBe(1);
     expect(r1.stderr).toContain('not empty');
     expect(readdirSync(busy)).toEqual(['keep']);
-    const r2 = await bin('replay', '--data-dir', b.dataDir, '--to-time', '2025-01-01T00:00:00Z', '--out', join(tempDir(), 't'));
-    expect(r2.code).toBe(3);
-    expect(r2.stderr).toContain('--to-time needs timestamps in WAL records (not yet)');
+    const both = await tool('replay', '--data-dir', b.dataDir, '--to-seq', '3', '--to-time', '2026-01-01T00:00:03Z', '--out', join(tempDir(), 't'));
+    expect(both.code).toBe(3);
+    const badTime = await tool('replay', '--data-dir', b.dataDir, '--to-time', 'yesterday-ish', '--out', join(tempDir(), 't2'));
+    expect(badTime.code).toBe(3);
+    expect(badTime.stderr).toContain("--to-time: 'yesterday-ish' is not an ISO-8601 time");
     expect((await tool('replay', '--data-dir', b.dataDir, '--out', join(tempDir(), 'u'))).code).toBe(3);
 
     // A snapshot that starts at 10 but (written while writes went on) shows the state at 14,

@@ -252,7 +252,8 @@ function checkWellFormed(requests: Request[]): void {
     if (r.kind === 'store' || r.kind === 'too_large' || r.kind === 'delete' || r.kind === 'delta' || r.kind === 'touch') {
       expect(r.key.length).toBeGreaterThan(0);
       expect(r.key.length).toBeLessThanOrEqual(250);
-      expect(r.key).not.toMatch(/[\x00-\x20\x7f]/);
+      // memcached's key rule (the default): any bytes but the space, newline and NUL that frame them.
+      expect(r.key).not.toMatch(/[\x00\x0a\x20]/);
     }
     if (r.kind === 'store') expect(itemFits(r.key, r.value.length, r.flags, 512)).toBe(true);
   });
@@ -268,6 +269,18 @@ describe('parser properties: hostile input', () => {
         if (!isDeepStrictEqual(cut, whole)) expect(cut).toEqual(whole);
       }),
       { numRuns: 600 },
+    );
+  });
+
+  it('with --strict-keys no request ever carries a key with a control character', () => {
+    fc.assert(
+      fc.property(hostileArb, (input) => {
+        for (const r of runChunks([input], 512, true).requests) {
+          if ('key' in r) expect(r.key).not.toMatch(/[\x00-\x20\x7f]/);
+          if (r.kind === 'get') for (const k of r.keys) expect(k).not.toMatch(/[\x00-\x20\x7f]/);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 

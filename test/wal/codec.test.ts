@@ -85,23 +85,27 @@ describe('encodeRecord / decodeRecordAt round trip', () => {
     expectSameEffect(roundTrip(effect), effect);
   });
 
-  it('writes the documented header layout (little-endian length, crc, seq, type)', () => {
+  it('writes the documented header layout (little-endian length, crc, seq, type, logged-at time)', () => {
+    const stamped = encodeRecord({ kind: 'flush', seq: 9 }, 1_795_000_000_123);
+    expect(stamped.readBigUInt64LE(17)).toBe(1_795_000_000_123n);
+    const decoded = decodeRecordAt(stamped, 0);
+    expect(decoded.ok && decoded.loggedAtMs).toBe(1_795_000_000_123);
     const buf = encodeRecord({ kind: 'del', seq: 2 ** 40 + 5, key: 'abc' });
     expect(buf.length).toBe(record_header_bytes + 3);
     expect(buf.readUInt32LE(0)).toBe(3);
     expect(buf.readUInt32LE(4)).toBe(crc32(buf.subarray(8)));
     expect(buf.readBigUInt64LE(8)).toBe(2n ** 40n + 5n);
     expect(buf[16]).toBe(2);
-    expect(buf.subarray(17).toString('latin1')).toBe('abc');
+    expect(buf.subarray(record_header_bytes).toString('latin1')).toBe('abc');
 
     const put = encodeRecord(putSample);
     expect(put[16]).toBe(1);
-    expect(put.readUInt16LE(17)).toBe(3);
-    expect(put.subarray(19, 22).toString('latin1')).toBe('k\x80\xff');
-    expect(put.readUInt32LE(22)).toBe(0xdeadbeef);
-    expect(put.readBigUInt64LE(26)).toBe(1_700_000_000_123n);
-    expect(put.readBigUInt64LE(34)).toBe(99n);
-    expect(put.subarray(42).toString()).toBe('hello');
+    expect(put.readUInt16LE(record_header_bytes)).toBe(3);
+    expect(put.subarray(record_header_bytes + 2, record_header_bytes + 5).toString('latin1')).toBe('k\x80\xff');
+    expect(put.readUInt32LE(record_header_bytes + 5)).toBe(0xdeadbeef);
+    expect(put.readBigUInt64LE(record_header_bytes + 9)).toBe(1_700_000_000_123n);
+    expect(put.readBigUInt64LE(record_header_bytes + 17)).toBe(99n);
+    expect(put.subarray(record_header_bytes + 25).toString()).toBe('hello');
 
     expect(encodeRecord({ kind: 'touch', seq: 1, key: 'k', expiresAtMs: 5 })[16]).toBe(3);
     expect(encodeRecord({ kind: 'flush', seq: 1 }).length).toBe(record_header_bytes);
@@ -111,7 +115,7 @@ describe('encodeRecord / decodeRecordAt round trip', () => {
 
   it('decodes records back to back at their offsets', () => {
     const effects: Effect[] = [putSample, { kind: 'del', seq: 43, key: 'a' }, { kind: 'flush', seq: 44 }, { kind: 'touch', seq: 45, key: 'b', expiresAtMs: 1 }];
-    const log = Buffer.concat(effects.map(encodeRecord));
+    const log = Buffer.concat(effects.map((e) => encodeRecord(e)));
     const out: Effect[] = [];
     let offset = 0;
     while (offset < log.length) {
@@ -156,7 +160,7 @@ describe('round-trip property', () => {
 
   it('a sequence of records decodes in order from a concatenated log', () => {
     fc.assert(fc.property(fc.array(effectArb, { maxLength: 20 }), (effects) => {
-      const log = Buffer.concat(effects.map(encodeRecord));
+      const log = Buffer.concat(effects.map((e) => encodeRecord(e)));
       const out: Effect[] = [];
       for (let offset = 0; offset < log.length;) {
         const d = decodeRecordAt(log, offset);
@@ -173,7 +177,7 @@ describe('round-trip property', () => {
 describe('decodeRecordAt rejects damaged records', () => {
   const record = encodeRecord(putSample);
 
-  it('a truncated header (every length below 17 bytes)', () => {
+  it('a truncated header (every length below the header size)', () => {
     for (let n = 0; n < record_header_bytes; n++) {
       const d = decodeRecordAt(record.subarray(0, n), 0);
       expect(d.ok).toBe(false);
@@ -195,7 +199,7 @@ describe('decodeRecordAt rejects damaged records', () => {
 
   it('a length field larger than the file, checked before allocating', () => {
     const buf = Buffer.from(record);
-    buf.writeUInt32LE(buf.length, 0); // header + this would need 17 more bytes
+    buf.writeUInt32LE(buf.length, 0); // header + this would need a header more
     const d = decodeRecordAt(buf, 0);
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.reason).toMatch(/length \d+ runs past the end/);
@@ -275,7 +279,7 @@ describe('decodeRecordAt on arbitrary bytes', () => {
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
       fc.nat(),
       (effects, edits, cut) => {
-        const log = Buffer.concat(effects.map(encodeRecord));
+        const log = Buffer.concat(effects.map((e) => encodeRecord(e)));
         for (const [pos, byte] of edits) log[pos % log.length] = byte;
         const buf = log.subarray(0, log.length - (cut % (log.length + 1)));
         for (let offset = 0; offset <= buf.length; offset++) decodeRecordAt(buf, offset);

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, writeFile, truncate, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeRecord } from '../../src/wal/codec.js';
+import { encodeRecord, record_header_bytes } from '../../src/wal/codec.js';
 import { nodeDisk } from '../../src/wal/disk.js';
 import { WalCorruptionError, type RecoveryReport } from '../../src/wal/recovery.js';
 import { listSegments, segmentName } from '../../src/wal/segments.js';
@@ -38,7 +38,7 @@ function seqs(effects: Effect[]): number[] { return effects.map((e) => e.seq); }
 async function writeLogWithWriter(count: number): Promise<{ path: string; effects: Effect[] }> {
   const effects = effectsRange(1, count);
   const fatal: Error[] = [];
-  const w = await WalWriter.open({
+  const w = await WalWriter.open({ now: () => 0,
     disk: nodeDisk, walDir, mode: 'always', tail: null, lastSeq: 0, olderSegmentsBytes: 0,
     ballastBytes: ballast_bytes, onFatal: (e) => fatal.push(e), log: () => {},
   });
@@ -51,7 +51,7 @@ async function writeLogWithWriter(count: number): Promise<{ path: string; effect
   expect(fatal).toEqual([]);
   const path = join(walDir, segmentName(1));
   // The writer lays records down exactly as the codec frames them.
-  expect((await readFile(path)).equals(Buffer.concat(effects.map(encodeRecord)))).toBe(true);
+  expect((await readFile(path)).equals(Buffer.concat(effects.map((e) => encodeRecord(e))))).toBe(true);
   return { path, effects };
 }
 
@@ -61,7 +61,7 @@ async function writeSegments(groups: Effect[][], names?: number[]): Promise<stri
   const paths: string[] = [];
   for (const [i, group] of groups.entries()) {
     const path = join(walDir, segmentName(names?.[i] ?? group[0]!.seq));
-    await writeFile(path, Buffer.concat(group.map(encodeRecord)));
+    await writeFile(path, Buffer.concat(group.map((e) => encodeRecord(e))));
     paths.push(path);
   }
   return paths;
@@ -87,7 +87,7 @@ async function appendMoreAndReread(report: RecoveryReport, survivors: Effect[], 
   const lastSeq = survivors.length ? survivors[survivors.length - 1]!.seq : 0;
   expect(report.lastSeq).toBe(lastSeq);
   const fatal: Error[] = [];
-  const w = await WalWriter.open({
+  const w = await WalWriter.open({ now: () => 0,
     disk: nodeDisk, walDir, mode: 'always', tail: report.tail, lastSeq: report.lastSeq,
     olderSegmentsBytes: await olderSegmentsBytes(report), ballastBytes: ballast_bytes,
     onFatal: (e) => fatal.push(e), log: () => {},
@@ -206,7 +206,7 @@ for (const n of [1, 7, 16]) {
 }
 rows.push({
   name: 'truncated to just the last header (payload missing)',
-  damage: async (path, off, file) => { await truncate(path, off[count - 1]! + 17); void file; },
+  damage: async (path, off, file) => { await truncate(path, off[count - 1]! + record_header_bytes); void file; },
   outcome: 'torn', at: (o) => o[count - 1]!, survivors: count - 1, reason: /past the end/,
 });
 for (const left of [16, 9, 4, 1]) {
@@ -512,7 +512,7 @@ describe('damage with several segments', () => {
     const first = await recover(walDir, { afterSeq: 20 });
     expect(first.records).toEqual([]);
     expect(first.report.lastSeq).toBe(20);
-    const w = await WalWriter.open({
+    const w = await WalWriter.open({ now: () => 0,
       disk: nodeDisk, walDir, mode: 'always', tail: first.report.tail, lastSeq: first.report.lastSeq,
       olderSegmentsBytes: await olderSegmentsBytes(first.report), ballastBytes: ballast_bytes, onFatal: (e) => { throw e; }, log: () => {},
     });

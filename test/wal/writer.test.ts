@@ -29,7 +29,7 @@ async function open(disk: Disk, mode: FsyncMode, extra: Partial<WalWriterOptions
   const fatal: Error[] = [];
   const logs: string[] = [];
   const acks: number[] = [];
-  const w = await WalWriter.open({
+  const w = await WalWriter.open({ now: () => 0,
     disk, walDir, mode, tail: null, lastSeq: 0, olderSegmentsBytes: 0, ballastBytes: ballast_bytes,
     onFatal: (e) => fatal.push(e), log: (m) => logs.push(m), ...extra,
   });
@@ -63,7 +63,7 @@ describe('group commit', () => {
 
     await waitFor(() => w.ackedSeq === 50, 3000, 'ack of the batch');
     const name = segmentName(1);
-    const bytes = Buffer.concat(effects.map(encodeRecord));
+    const bytes = Buffer.concat(effects.map((e) => encodeRecord(e)));
     expect(walEvents(disk)).toEqual([`write ${name} ${bytes.length}`, `datasync ${name}`]);
     expect(w.stats().walFsyncs).toBe(1);
     expect(w.stats().durableSeq).toBe(50);
@@ -112,7 +112,7 @@ describe('group commit', () => {
     expect(disk.maxInFlight).toBe(1);
     const name = segmentName(1);
     expect(walEvents(disk).map((e) => e.split(' ')[0])).toEqual(['write', 'datasync', 'write', 'datasync']);
-    expect(walEvents(disk)[0]).toBe(`write ${name} ${Buffer.concat(effectsRange(1, 3).map(encodeRecord)).length}`);
+    expect(walEvents(disk)[0]).toBe(`write ${name} ${Buffer.concat(effectsRange(1, 3).map((e) => encodeRecord(e))).length}`);
   });
 
   it('no: ackedSeq moves after the write, without fdatasync; close() syncs', async () => {
@@ -203,7 +203,7 @@ describe('group commit', () => {
     expect(second.w.stats().walBytes).toBe(report.tail!.sizeBytes);
     for (const e of effectsRange(6, 9)) second.w.append(e);
     await second.w.close();
-    expect((await segmentBytes()).equals(Buffer.concat(effectsRange(1, 9).map(encodeRecord)))).toBe(true);
+    expect((await segmentBytes()).equals(Buffer.concat(effectsRange(1, 9).map((e) => encodeRecord(e))))).toBe(true);
   });
 });
 
