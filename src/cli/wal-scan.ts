@@ -19,7 +19,9 @@
 // scanSegment() reads one segment on its own (stats, first damage) and is
 // what replay uses to merge segments from several directories.
 
-import { decodeRecordAt, looksLikeRecordAfter } from '../wal/codec.js';
+import { decodeRecordAt } from '../wal/codec.js';
+// recovery.ts's rule for telling a torn tail from corruption, shared so inspect agrees with start-up.
+import { validRecordFollows } from '../wal/recovery.js';
 import type { Disk } from '../wal/disk.js';
 import { listSegments, type SegmentRef } from '../wal/segments.js';
 import type { Effect } from '../engine/types.js';
@@ -129,16 +131,3 @@ export async function walkLog(disk: Disk, walDir: string, afterSeq: number, onRe
   return { segments, verdict, lastSeq: Math.max(afterSeq, lastSeq ?? 0), recordsApplied: applied };
 }
 
-/** True when some later offset holds a record that checks out (recovery.ts's rule: then it is not a torn tail). */
-export function validRecordFollows(buf: Buffer, badOffset: number, lastGoodSeq: number): boolean {
-  if (isAllZero(buf, badOffset)) return false;
-  for (let p = badOffset + 1; p < buf.length; p++) {
-    if (looksLikeRecordAfter(buf, p, lastGoodSeq) && decodeRecordAt(buf, p).ok) return true;
-  }
-  return false;
-}
-
-function isAllZero(buf: Buffer, from: number): boolean {
-  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
-  return true;
-}

@@ -141,7 +141,7 @@ function nextSeqOf(tail: { segment: SegmentRef; sizeBytes: number }, lastSeq: nu
 }
 
 /** True when some later offset holds a record that checks out: then the damage is not a torn tail. */
-function validRecordFollows(buf: Buffer, badOffset: number, lastGoodSeq: number): boolean {
+export function validRecordFollows(buf: Buffer, badOffset: number, lastGoodSeq: number): boolean {
   if (isAllZero(buf, badOffset)) return false;
   for (let p = badOffset + 1; p < buf.length; p++) {
     if (looksLikeRecordAfter(buf, p, lastGoodSeq) && decodeRecordAt(buf, p).ok) return true;
