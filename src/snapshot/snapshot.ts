@@ -19,7 +19,7 @@ import type { Disk } from '../wal/disk.js';
 import type { EngineImage } from '../engine/types.js';
 import {
   chainChecksum, encodeHeader, encodeItem, encodeTrailer, parseHeader, parseItem, parseTrailer,
-  snapshot_file_pattern, snapshotName, type SnapshotHeader, type SnapshotItem,
+  snapshot_file_pattern, snapshotName, type SnapshotHeader, type SnapshotItem, type SnapshotTrailer,
 } from './format.js';
 
 const items_per_slice = 2000;
@@ -116,25 +116,60 @@ export type Validation =
   | { ok: true; header: SnapshotHeader; items: number; itemsStart: number; itemsEnd: number }
   | { ok: false; reason: string };
 
-/** Checks header, trailer, count and checksum without building items. */
-export function validateSnapshot(buf: Buffer): Validation {
+type Frame =
+  | { ok: true; header: SnapshotHeader; trailer: SnapshotTrailer; itemsStart: number; itemsEnd: number }
+  | { ok: false; reason: string };
+
+/** Header and trailer lines of a snapshot file. */
+function checkFrame(buf: Buffer): Frame {
   const headerEnd = buf.indexOf(0x0a);
   if (headerEnd < 0) return { ok: false, reason: 'no header line' };
   const header = parseHeader(buf.toString('utf8', 0, headerEnd));
   if (!header) return { ok: false, reason: 'bad header' };
-  if (buf.length === 0 || buf[buf.length - 1] !== 0x0a) return { ok: false, reason: 'no trailer (file ends mid-line)' };
+  if (buf[buf.length - 1] !== 0x0a) return { ok: false, reason: 'no trailer (file ends mid-line)' };
   const trailerStart = buf.lastIndexOf(0x0a, buf.length - 2) + 1;
   if (trailerStart <= headerEnd) return { ok: false, reason: 'no trailer' };
   const trailer = parseTrailer(buf.toString('utf8', trailerStart, buf.length - 1));
   if (!trailer) return { ok: false, reason: 'no valid trailer' };
   if (trailer.endSeq !== undefined && trailer.endSeq < header.startSeq) return { ok: false, reason: 'trailer endSeq before the header startSeq' };
-  const itemsStart = headerEnd + 1;
-  const checksum = crc32(buf.subarray(itemsStart, trailerStart));
-  if (checksum !== trailer.crc32) return { ok: false, reason: 'checksum mismatch' };
-  let lines = 0;
-  for (let i = itemsStart; i < trailerStart; i++) if (buf[i] === 0x0a) lines++;
-  if (lines !== trailer.items) return { ok: false, reason: `trailer says ${trailer.items} items, file has ${lines}` };
-  return { ok: true, header, items: trailer.items, itemsStart, itemsEnd: trailerStart };
+  return { ok: true, header, trailer, itemsStart: headerEnd + 1, itemsEnd: trailerStart };
+}
+
+interface BodyScan { crc: number; lines: number }
+
+/** Checksum and line count of item bytes [from, to), continuing `scan`. */
+function scanBody(buf: Buffer, from: number, to: number, scan: BodyScan): void {
+  scan.crc = crc32(buf.subarray(from, to), scan.crc);
+  for (let p = buf.indexOf(0x0a, from); p >= 0 && p < to; p = buf.indexOf(0x0a, p + 1)) scan.lines++;
+}
+
+function verdict(frame: Frame & { ok: true }, scan: BodyScan): Validation {
+  if (scan.crc !== frame.trailer.crc32) return { ok: false, reason: 'checksum mismatch' };
+  if (scan.lines !== frame.trailer.items) return { ok: false, reason: `trailer says ${frame.trailer.items} items, file has ${scan.lines}` };
+  return { ok: true, header: frame.header, items: frame.trailer.items, itemsStart: frame.itemsStart, itemsEnd: frame.itemsEnd };
+}
+
+/** Checks header, trailer, count and checksum without building items. */
+export function validateSnapshot(buf: Buffer): Validation {
+  const frame = checkFrame(buf);
+  if (!frame.ok) return frame;
+  const scan = { crc: 0, lines: 0 };
+  scanBody(buf, frame.itemsStart, frame.itemsEnd, scan);
+  return verdict(frame, scan);
+}
+
+const validate_slice_bytes = 4 * 1024 * 1024;
+
+/** validateSnapshot in slices, yielding to the event loop between them (used while serving). */
+export async function validateSnapshotInSlices(buf: Buffer): Promise<Validation> {
+  const frame = checkFrame(buf);
+  if (!frame.ok) return frame;
+  const scan = { crc: 0, lines: 0 };
+  for (let from = frame.itemsStart; from < frame.itemsEnd; from += validate_slice_bytes) {
+    scanBody(buf, from, Math.min(frame.itemsEnd, from + validate_slice_bytes), scan);
+    await new Promise((r) => setImmediate(r));
+  }
+  return verdict(frame, scan);
 }
 
 /** Items of a validated snapshot buffer, parsed lazily. */
