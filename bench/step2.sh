@@ -115,34 +115,9 @@ RES="$LOG_DIR/results"        # one JSON (lines) file per kind of measurement
 mkdir -p "$RES"
 META="$LOG_DIR/meta.env"
 
-# ---- process and temp-dir bookkeeping: everything we start is stopped by PID
-PIDS=()
-TMPDIRS=()
-cleanup() {
-  local pid d
-  for pid in "${PIDS[@]:-}"; do
-    [[ -n "$pid" ]] || continue
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-  if [[ "${KEEP_WORK:-0}" == 1 ]]; then
-    for d in "${TMPDIRS[@]:-}"; do [[ -n "$d" ]] && echo "step2: kept $d" >&2; done
-  else
-    for d in "${TMPDIRS[@]:-}"; do [[ -n "$d" ]] && rm -rf -- "$d"; done
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-forget_pid() { local p=$1 i; for i in "${!PIDS[@]}"; do [[ "${PIDS[$i]}" == "$p" ]] && unset 'PIDS[i]'; done; return 0; }
-
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
-}
+# ---- process and temp-dir bookkeeping (PIDS, TMPDIRS, cleanup, forget_pid, free_port)
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 # VmRSS / VmHWM of a PID in kB
