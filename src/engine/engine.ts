@@ -421,12 +421,13 @@ export class Engine {
   private unlink(key: string, item: Item): void {
     this.items.delete(key);
     this.lru.remove(item);
+    const total = itemTotalBytes(key.length, item.value.length, item.flags);
     this.usedBytes -= item.chargedBytes;
-    this.storedBytes -= itemTotalBytes(key.length, item.value.length, item.flags);
+    this.storedBytes -= total;
     const s = this.stat(item);
     s.number--;
     s.chunksUsed--;
-    s.requestedBytes -= itemTotalBytes(key.length, item.value.length, item.flags);
+    s.requestedBytes -= total;
   }
 
   /** Unlinks an item and logs it (`del`), so a restart does not revive it. */

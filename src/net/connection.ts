@@ -96,14 +96,19 @@ export class Connection {
           break;
         }
         if (admission === 'full') {
-          if (!('noreply' in request && request.noreply)) this.reply.addText(disk_full_reply);
-          this.commit(0);
+          this.refuseDiskFull(request);
           continue;
         }
       }
       this.handle(request);
     }
     this.flush();
+  }
+
+  /** A mutation the disk has no room for: not applied, answered SERVER_ERROR (unless noreply). */
+  private refuseDiskFull(request: Request): void {
+    if (!('noreply' in request && request.noreply)) this.reply.addText(disk_full_reply);
+    this.commit(0);
   }
 
   private stall(request: Request): void {
@@ -114,8 +119,7 @@ export class Connection {
       this.stalled = null;
       if (!r || this.ended) return;
       if (this.ctx.backend.writeAdmission() === 'full') {
-        if (!('noreply' in r && r.noreply)) this.reply.addText(disk_full_reply);
-        this.commit(0);
+        this.refuseDiskFull(r);
       } else {
         this.handle(r);
       }
