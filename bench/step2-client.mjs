@@ -57,6 +57,22 @@ for (let i = 0; i < rest.length; i += 2) {
   if (!rest[i].startsWith('--')) fail(`bad argument ${rest[i]}`);
   args[rest[i].slice(2)] = rest[i + 1];
 }
+
+/** Reads the complete lines appended to an open log file since the last call (starting at byte `pos`). */
+function followLog(fd, pos) {
+  let tail = '';
+  return () => {
+    const size = fstatSync(fd).size;
+    if (size <= pos) return [];
+    const buf = Buffer.alloc(size - pos);
+    readSync(fd, buf, 0, buf.length, pos);
+    pos = size;
+    tail += buf.toString('utf8');
+    const lines = tail.split('\n');
+    tail = lines.pop();
+    return lines;
+  };
+}
 function fail(msg) { process.stderr.write(`step2-client ${cmd ?? ''}: ${msg}\n`); process.exit(1); }
 const numArg = (name, dflt) => {
   const v = args[name];
@@ -133,7 +149,7 @@ async function ready() {
   const started = wall();
   let t0 = null, pid = null;
   let acceptAt = null, readyAt = null, logAt = null, logStamp = null, loadingReplies = 0, attempts = 0, lastReply = null;
-  let logFd = null, logPos = 0, logTail = '';
+  let logFd = null, follower = null;
 
   const readGo = () => {
     if (t0 !== null || !existsSync(go)) return;
@@ -143,16 +159,8 @@ async function ready() {
   const pollLog = () => {
     if (logAt !== null) return;
     try {
-      if (logFd === null) { if (!existsSync(logPath)) return; logFd = openSync(logPath, 'r'); }
-      const size = fstatSync(logFd).size;
-      if (size <= logPos) return;
-      const buf = Buffer.alloc(size - logPos);
-      readSync(logFd, buf, 0, buf.length, logPos);
-      logPos = size;
-      logTail += buf.toString('utf8');
-      const lines = logTail.split('\n');
-      logTail = lines.pop();
-      for (const line of lines) {
+      if (follower === null) { if (!existsSync(logPath)) return; logFd = openSync(logPath, 'r'); follower = followLog(logFd, 0); }
+      for (const line of follower()) {
         if (pattern.test(line)) {
           logAt = wall();
           const m = /^\[memcached-lite (\d{4}-\d\d-\d\dT[\d:.]+Z)\]/.exec(line);
@@ -301,20 +309,11 @@ async function getload() {
     pos = Math.max(pos, 0);
     sigAt = performance.now();
     process.kill(snapPid, 'SIGUSR2');
-    let tail = '';
+    const newLines = followLog(fd, pos);
     const deadline = sigAt + timeoutS * 1000;
     while (doneAt === null) {
-      const size = fstatSync(fd).size;
-      if (size > pos) {
-        const b = Buffer.alloc(size - pos);
-        readSync(fd, b, 0, b.length, pos);
-        pos = size;
-        tail += b.toString('utf8');
-        const lines = tail.split('\n');
-        tail = lines.pop();
-        for (const line of lines) {
-          if (/snapshot \S+: \d+ items in \d+ ms|snapshot failed/.test(line)) { doneAt = performance.now(); snapshotLine = line; break; }
-        }
+      for (const line of newLines()) {
+        if (/snapshot \S+: \d+ items in \d+ ms|snapshot failed/.test(line)) { doneAt = performance.now(); snapshotLine = line; break; }
       }
       if (doneAt === null) {
         if (performance.now() > deadline) { snapshotLine = `(no completion line within ${timeoutS}s)`; doneAt = performance.now(); break; }
