@@ -107,8 +107,7 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
     lastSeq: () => engine.lastSeq,
     nextCas: () => engine.casNext,
     pendingFlushAtMs: () => engine.flushPendingAtMs,
-    keys: () => engine.keys(),
-    item: (key) => engine.peek(key, Date.now()),
+    scan: () => engine.scan(Date.now),
   };
   const compactor = new Compactor({
     disk: nodeDisk, snapshotDir, source, serverVersion: server_version, now: () => Date.now(), report: (m) => log(0, m),

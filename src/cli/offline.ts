@@ -11,8 +11,9 @@ import type { Disk } from '../wal/disk.js';
 import { recoverWal, type RecoveryReport } from '../wal/recovery.js';
 import { segmentName } from '../wal/segments.js';
 import { loadNewestSnapshot, type LoadedSnapshot, type SnapshotSource } from '../snapshot/index.js';
-import { snapshotItems, validateSnapshot, type SnapshotRef } from '../snapshot/snapshot.js';
-import type { SnapshotHeader, SnapshotItem } from '../snapshot/format.js';
+import { snapshotImage, snapshotItems, validateSnapshot, type SnapshotRef } from '../snapshot/snapshot.js';
+import type { EngineImage } from '../engine/types.js';
+import type { SnapshotHeader } from '../snapshot/format.js';
 import { lockDataDir } from './lock.js';
 import { walkLog, type LogWalk } from './wal-scan.js';
 
@@ -34,8 +35,7 @@ export function engineSource(engine: Engine, now: () => number): SnapshotSource 
     lastSeq: () => engine.lastSeq,
     nextCas: () => engine.casNext,
     pendingFlushAtMs: () => engine.flushPendingAtMs,
-    keys: () => engine.keys(),
-    item: (key) => engine.peek(key, now()),
+    scan: () => engine.scan(now),
   };
 }
 
@@ -61,9 +61,9 @@ export async function checkSnapshot(disk: Disk, ref: SnapshotRef): Promise<Snaps
   return { ok: true, header: v.header, items: v.items, buf, itemsStart: v.itemsStart, itemsEnd: v.itemsEnd };
 }
 
-/** Items of a checked snapshot, as Engine.restore takes them. */
-export function* imageItems(check: Extract<SnapshotCheck, { ok: true }>): Generator<[string, SnapshotItem]> {
-  for (const item of snapshotItems(check.buf, check.itemsStart, check.itemsEnd)) yield [item.key, item];
+/** A checked snapshot as the image Engine.restore takes. */
+export function checkedImage(check: Extract<SnapshotCheck, { ok: true }>): EngineImage {
+  return snapshotImage(check.buf, check.header, check.itemsStart, check.itemsEnd, check.items);
 }
 
 /** PID of a live process named in DATA_DIR/server.pid (the lock holder), if any. Reads only. */

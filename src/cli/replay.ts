@@ -23,7 +23,7 @@ import type { Disk } from '../wal/disk.js';
 import type { SegmentRef } from '../wal/segments.js';
 import { listSnapshots, type SnapshotRef } from '../snapshot/snapshot.js';
 import type { Engine } from '../engine/engine.js';
-import { checkSnapshot, imageItems, offlineEngine, ToolError, type SnapshotCheck } from './offline.js';
+import { checkSnapshot, checkedImage, offlineEngine, ToolError, type SnapshotCheck } from './offline.js';
 import { listSegmentsIfAny, scanSegment, type SegmentScan } from './wal-scan.js';
 
 export interface ReplayOptions {
@@ -96,11 +96,13 @@ export async function replayTo(opts: ReplayOptions): Promise<ReplayResult> {
   let leakCheck: Map<number, string> | null = null;
   if (base) {
     const check = checks.get(base) as Extract<SnapshotCheck, { ok: true }>;
-    engine.restore({ items: imageItems(check), nextCas: check.header.nextCas, lastSeq: check.header.startSeq, pendingFlushAtMs: check.header.pendingFlushAtMs });
+    const image = checkedImage(check);
+    engine.restore(image);
     if (unproven) {
       // Items changed after the snapshot started carry a CAS at or above its header's nextCas.
-      leakCheck = new Map();
-      for (const [key, item] of imageItems(check)) if (item.cas >= check.header.nextCas) leakCheck.set(item.cas, key);
+      const checkMap = new Map<number, string>();
+      image.forEachItem((key, _v, _s, _e, _f, _x, cas) => { if (cas >= check.header.nextCas) checkMap.set(cas, key); });
+      leakCheck = checkMap;
     }
   }
   let cur = base?.startSeq ?? 0;

@@ -6,8 +6,9 @@
 //   effects with applyEffect() rebuilds the same state (they are idempotent).
 // - Every result carries the sequence number of the state it reflects, so a
 //   caller can hold the reply until that position is durable.
-// - Recency is an intrusive linked list beside the key Map (lru.ts): a read
-//   moves the item to the most-recent end without touching the Map.
+// - Items live in an ItemTable (table.ts): slots in typed arrays, values in
+//   an off-heap arena, recency as a linked list through the slots. A read
+//   moves the slot to the most-recent end without touching the key Map.
 // - Expiry is lazy (on access) plus a bounded sweep in tick(); it needs no
 //   effect because expiry times are absolute.
 // - Memory is charged like memcached's slabs (slabs.ts) against -m; eviction
@@ -16,9 +17,9 @@
 
 import { item_flags_overhead_bytes, item_overhead_bytes, exptime_relative_max_s, reclaim_search_max, sweep_items_per_tick_max } from './limits.js';
 import { safeStrtoull, u64_max } from './cnumbers.js';
-import { LruList } from './lru.js';
+import { ItemTable } from './table.js';
 import { chargedBytesFor, newSlabClassStats, pagesNeeded, slabClassFor, slabClasses, type SlabClassStats } from './slabs.js';
-import type { DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, Item, StoreMode, StoreResult, TouchResult } from './types.js';
+import type { DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, ItemScan, ItemView, ItemVisitor, StoreMode, StoreResult, TouchResult } from './types.js';
 
 export type EffectSink = (effect: Effect) => void;
 
@@ -59,9 +60,10 @@ function zeroCounters(): EngineCounters {
   };
 }
 
+const none = -1;
+
 export class Engine {
-  private readonly items = new Map<string, Item>();
-  private readonly lru = new LruList<Item>();
+  private readonly table = new ItemTable();
   /** Per slab class id (index), created on first use. */
   private readonly classStats: Array<SlabClassStats | undefined> = [];
   private usedBytes = 0;
@@ -70,7 +72,7 @@ export class Engine {
   private lastSeqValue = 0;
   private removalSeqValue = 0;
   private pendingFlushAtMs = 0;
-  private sweepCursor: Iterator<[string, Item]> | null = null;
+  private sweepCursor = 0;
   counters: EngineCounters = zeroCounters();
 
   constructor(private options: EngineOptions, private readonly emit: EffectSink = () => {}) {}
@@ -83,31 +85,31 @@ export class Engine {
   /** A miss may reflect a removal: it must wait for the newest one to be durable. */
   get removalSeq(): number { return this.removalSeqValue; }
 
-  get itemCount(): number { return this.items.size; }
+  get itemCount(): number { return this.table.size; }
 
   /** get/gets (touchExptime undefined) or gat/gats. Returns the live item or undefined. */
-  get(key: string, nowMs: number, touchExptime?: number): Item | undefined {
+  get(key: string, nowMs: number, touchExptime?: number): ItemView | undefined {
     this.fireDueFlush(nowMs);
     const touching = touchExptime !== undefined;
     if (touching) this.counters.cmdTouch++;
     else this.counters.cmdGet++;
-    const item = this.live(key, nowMs, !touching);
-    if (!item) {
+    const slot = this.live(key, nowMs, !touching);
+    if (slot === none) {
       if (touching) this.counters.touchMisses++;
       else this.counters.getMisses++;
       return undefined;
     }
     if (touching) {
       this.counters.touchHits++;
-      this.stat(item).touchHits++;
-      this.setExpiry(key, item, expiresAtFromExptime(touchExptime, nowMs));
+      this.stat(slot).touchHits++;
+      this.setExpiry(key, slot, expiresAtFromExptime(touchExptime, nowMs));
     } else {
       this.counters.getHits++;
-      this.stat(item).getHits++;
+      this.stat(slot).getHits++;
     }
-    item.fetched = true;
-    this.bump(item, nowMs);
-    return item;
+    this.table.fetched[slot] = 1;
+    this.bump(slot, nowMs);
+    return this.view(key, slot);
   }
 
   // ---- writes ------------------------------------------------------------
@@ -116,28 +118,29 @@ export class Engine {
     this.fireDueFlush(nowMs);
     this.counters.cmdSet++;
     const old = this.live(key, nowMs, false);
-    if (!old) return this.storeWithoutOld(mode, key, flags, exptime, value, nowMs);
-
+    if (old === none) return this.storeWithoutOld(mode, key, flags, exptime, value, nowMs);
+    const t = this.table;
     switch (mode) {
       case 'add':
         this.bump(old, nowMs);
-        return { status: 'NOT_STORED', seq: old.seq };
+        return { status: 'NOT_STORED', seq: t.seq[old]! };
       case 'cas':
-        if (casUnique === 0n || casUnique !== BigInt(old.cas)) {
+        if (casUnique === 0n || casUnique !== BigInt(t.cas[old]!)) {
           this.counters.casBadval++;
           this.stat(old).casBadval++;
-          return { status: 'EXISTS', seq: old.seq };
+          return { status: 'EXISTS', seq: t.seq[old]! };
         }
         this.counters.casHits++;
         this.stat(old).casHits++;
         return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, old);
       case 'append':
       case 'prepend': {
-        const combined = mode === 'append' ? Buffer.concat([old.value, value]) : Buffer.concat([value, old.value]);
-        if (itemTotalBytes(key.length, combined.length, old.flags) > this.options.itemSizeMaxBytes) {
-          return { status: 'NOT_STORED', seq: old.seq };
+        const current = t.valueCopy(old);
+        const combined = mode === 'append' ? Buffer.concat([current, value]) : Buffer.concat([value, current]);
+        if (itemTotalBytes(key.length, combined.length, t.flags[old]!) > this.options.itemSizeMaxBytes) {
+          return { status: 'NOT_STORED', seq: t.seq[old]! };
         }
-        return this.put(key, combined, old.flags, old.expiresAtMs, nowMs, old);
+        return this.put(key, combined, t.flags[old]!, t.expiresAtMs[old]!, nowMs, old);
       }
       case 'set':
       case 'replace': {
@@ -156,7 +159,7 @@ export class Engine {
     switch (mode) {
       case 'set':
       case 'add':
-        return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, undefined);
+        return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, none);
       case 'cas':
         this.counters.casMisses++;
         return { status: 'NOT_FOUND', seq: this.removalSeqValue };
@@ -172,19 +175,19 @@ export class Engine {
   rejectTooLarge(mode: StoreMode, key: string, nowMs: number): StoreResult {
     this.fireDueFlush(nowMs);
     this.counters.storeTooLarge++;
-    if (mode === 'set' && this.live(key, nowMs, false)) this.remove(key);
+    if (mode === 'set' && this.live(key, nowMs, false) !== none) this.remove(key);
     return { status: 'TOO_LARGE', seq: Math.max(this.removalSeqValue, this.lastSeqValue) };
   }
 
   delete(key: string, nowMs: number): DeleteResult {
     this.fireDueFlush(nowMs);
-    const item = this.live(key, nowMs, false);
-    if (!item) {
+    const slot = this.live(key, nowMs, false);
+    if (slot === none) {
       this.counters.deleteMisses++;
       return { status: 'NOT_FOUND', seq: this.removalSeqValue };
     }
     this.counters.deleteHits++;
-    this.stat(item).deleteHits++;
+    this.stat(slot).deleteHits++;
     this.remove(key);
     return { status: 'DELETED', seq: this.removalSeqValue };
   }
@@ -192,18 +195,21 @@ export class Engine {
   /** incr/decr on a 64-bit unsigned decimal value: incr wraps at 2^64, decr stops at 0. */
   delta(key: string, incr: boolean, amount: bigint, nowMs: number): DeltaResult {
     this.fireDueFlush(nowMs);
-    const item = this.live(key, nowMs, false);
-    if (!item) {
+    const slot = this.live(key, nowMs, false);
+    if (slot === none) {
       if (incr) this.counters.incrMisses++;
       else this.counters.decrMisses++;
       return { status: 'NOT_FOUND', seq: this.removalSeqValue };
     }
-    const current = item.value.length === 0 ? null : safeStrtoull(item.value);
-    if (current === null) return { status: 'NON_NUMERIC', seq: item.seq };
+    const t = this.table;
+    const length = t.valueLength[slot]!;
+    const start = t.valueStart(slot);
+    const current = length === 0 ? null : safeStrtoull(t.valueBuffer(slot).subarray(start, start + length));
+    if (current === null) return { status: 'NON_NUMERIC', seq: t.seq[slot]! };
     const next = incr ? (current + amount) & u64_max : (amount > current ? 0n : current - amount);
-    if (incr) { this.counters.incrHits++; this.stat(item).incrHits++; }
-    else { this.counters.decrHits++; this.stat(item).decrHits++; }
-    const result = this.put(key, deltaValue(next, item.value.length), item.flags, item.expiresAtMs, nowMs, item);
+    if (incr) { this.counters.incrHits++; this.stat(slot).incrHits++; }
+    else { this.counters.decrHits++; this.stat(slot).decrHits++; }
+    const result = this.put(key, deltaValue(next, length), t.flags[slot]!, t.expiresAtMs[slot]!, nowMs, slot);
     if (result.status !== 'STORED') return { status: 'NO_MEMORY', seq: result.seq };
     return { status: 'VALUE', value: next, seq: result.seq };
   }
@@ -211,16 +217,16 @@ export class Engine {
   touch(key: string, exptime: number, nowMs: number): TouchResult {
     this.fireDueFlush(nowMs);
     this.counters.cmdTouch++;
-    const item = this.live(key, nowMs, false);
-    if (!item) {
+    const slot = this.live(key, nowMs, false);
+    if (slot === none) {
       this.counters.touchMisses++;
       return { status: 'NOT_FOUND', seq: this.removalSeqValue };
     }
     this.counters.touchHits++;
-    this.stat(item).touchHits++;
-    this.setExpiry(key, item, expiresAtFromExptime(exptime, nowMs));
-    this.bump(item, nowMs);
-    return { status: 'TOUCHED', seq: item.seq };
+    this.stat(slot).touchHits++;
+    this.setExpiry(key, slot, expiresAtFromExptime(exptime, nowMs));
+    this.bump(slot, nowMs);
+    return { status: 'TOUCHED', seq: this.table.seq[slot]! };
   }
 
   /** flush_all [delay]: 0 empties the cache now; a delay schedules it (the newest call wins). */
@@ -263,16 +269,18 @@ export class Engine {
   applyEffect(effect: Effect): void {
     switch (effect.kind) {
       case 'put':
-        this.link(effect.key, effect.value, effect.flags, effect.expiresAtMs, effect.cas, effect.seq, 0, this.items.get(effect.key));
+        this.link(effect.key, effect.value, 0, effect.value.length, effect.flags, effect.expiresAtMs, effect.cas, effect.seq, 0);
         if (effect.cas >= this.nextCas) this.nextCas = effect.cas + 1;
         break;
-      case 'del':
-        if (this.items.has(effect.key)) this.unlink(effect.key, this.items.get(effect.key)!);
+      case 'del': {
+        const slot = this.table.slotOf(effect.key);
+        if (slot !== none) this.unlink(slot);
         this.removalSeqValue = effect.seq;
         break;
+      }
       case 'touch': {
-        const item = this.items.get(effect.key);
-        if (item) { item.expiresAtMs = effect.expiresAtMs; item.seq = effect.seq; }
+        const slot = this.table.slotOf(effect.key);
+        if (slot !== none) { this.table.expiresAtMs[slot] = effect.expiresAtMs; this.table.seq[slot] = effect.seq; }
         break;
       }
       case 'flush':
@@ -290,33 +298,74 @@ export class Engine {
   /** Replaces the whole state with a snapshot image. */
   restore(image: EngineImage): void {
     this.clear();
+    if (image.itemCount !== undefined) this.table.reserve(image.itemCount);
     let nextCas = Math.max(this.nextCas, image.nextCas);
-    for (const [key, it] of image.items) {
-      this.link(key, it.value, it.flags, it.expiresAtMs, it.cas, image.lastSeq, 0, this.items.get(key));
-      if (it.cas >= nextCas) nextCas = it.cas + 1;
-    }
+    const seq = image.lastSeq;
+    image.forEachItem((key, value, start, end, flags, expiresAtMs, cas) => {
+      this.link(key, value, start, end, flags, expiresAtMs, cas, seq, 0);
+      if (cas >= nextCas) nextCas = cas + 1;
+    });
     this.nextCas = nextCas;
     this.lastSeqValue = image.lastSeq;
     this.removalSeqValue = image.lastSeq;
     this.pendingFlushAtMs = image.pendingFlushAtMs;
   }
 
-  /** Every key present now (a copy: a snapshot walks it while writes go on). */
-  keys(): string[] {
-    return [...this.items.keys()];
+  /**
+   * A walk over the live items for a snapshot or dump, in slices the caller
+   * paces. Each key present for the whole walk is visited exactly once; one
+   * stored, changed or deleted meanwhile is visited at most once, in some state
+   * it had during the walk (a fuzzy snapshot: the WAL after the walk's start
+   * sequence makes it exact). `now` decides expiry at each step.
+   */
+  scan(now: () => number): ItemScan {
+    const table = this.table;
+    const limit = table.openScan();
+    let cursor = 0;
+    let open = true;
+    return {
+      step: (maxSlots: number, visit: ItemVisitor): boolean => {
+        if (!open) return false;
+        const nowMs = now();
+        const end = Math.min(limit, cursor + maxSlots);
+        for (; cursor < end; cursor++) {
+          const key = table.keys[cursor];
+          if (key === undefined) continue;
+          const exp = table.expiresAtMs[cursor]!;
+          if (exp !== 0 && exp <= nowMs) continue;
+          const at = table.valueStart(cursor);
+          visit(key, table.valueBuffer(cursor), at, at + table.valueLength[cursor]!, table.flags[cursor]!, exp, table.cas[cursor]!);
+        }
+        return cursor < limit;
+      },
+      close: () => {
+        if (open) table.closeScan();
+        open = false;
+      },
+    };
   }
 
   /** The live item for a key, without counting a read or moving it in the LRU. */
-  peek(key: string, nowMs: number): Item | undefined {
-    const item = this.items.get(key);
-    return item && !isExpired(item, nowMs) ? item : undefined;
+  peek(key: string, nowMs: number): ItemView | undefined {
+    const slot = this.table.slotOf(key);
+    return slot !== none && !this.isExpired(slot, nowMs) ? this.view(key, slot) : undefined;
   }
 
-  /** Live keys and items (snapshot order: the key list is taken first). */
-  *dump(nowMs: number): Generator<[string, Item]> {
-    for (const key of this.keys()) {
-      const item = this.peek(key, nowMs);
-      if (item) yield [key, item];
+  /** Live keys and items (copies), as a scan meets them. */
+  *dump(nowMs: number): Generator<[string, ItemView]> {
+    const walk = this.scan(() => nowMs);
+    try {
+      const batch: Array<[string, ItemView]> = [];
+      let more = true;
+      while (more) {
+        more = walk.step(1024, (key, value, start, end, flags, expiresAtMs, cas) => {
+          batch.push([key, { key, value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas, seq: 0 }]);
+        });
+        yield* batch;
+        batch.length = 0;
+      }
+    } finally {
+      walk.close();
     }
   }
 
@@ -342,8 +391,10 @@ export class Engine {
   /** Age in seconds of the oldest item per slab class (for `stats items`). */
   oldestAgeByClass(nowMs: number): Map<number, number> {
     const ages = new Map<number, number>();
-    for (let item = this.lru.head; item; item = item.lruNext) {
-      if (!ages.has(item.slabClass)) ages.set(item.slabClass, Math.max(0, Math.floor((nowMs - item.lastAccessMs) / 1000)));
+    const t = this.table;
+    for (let slot = t.head; slot !== none; slot = t.next[slot]!) {
+      const cls = t.slabClass[slot]!;
+      if (!ages.has(cls)) ages.set(cls, Math.max(0, Math.floor((nowMs - t.lastAccessMs[slot]!) / 1000)));
     }
     return ages;
   }
@@ -366,103 +417,139 @@ export class Engine {
     return effect.seq;
   }
 
-  /** The item if present, not expired and not flushed; an expired one is unlinked (no effect needed). */
-  private live(key: string, nowMs: number, countExpiry: boolean): Item | undefined {
-    const item = this.items.get(key);
-    if (!item) return undefined;
-    if (isExpired(item, nowMs)) {
-      if (countExpiry) this.counters.getExpired++;
-      this.reclaim(key, item);
-      return undefined;
-    }
-    return item;
+  private view(key: string, slot: number): ItemView {
+    const t = this.table;
+    return { key, value: t.valueCopy(slot), flags: t.flags[slot]!, expiresAtMs: t.expiresAtMs[slot]!, cas: t.cas[slot]!, seq: t.seq[slot]! };
   }
 
-  /** Stores a new version of `key`; `old` is its current live item (the caller looked it up), if any. */
-  private put(key: string, value: Buffer, flags: number, expiresAtMs: number, nowMs: number, old: Item | undefined): StoreResult {
+  private isExpired(slot: number, nowMs: number): boolean {
+    const exp = this.table.expiresAtMs[slot]!;
+    return exp !== 0 && exp <= nowMs;
+  }
+
+  /** The item's slot if present, not expired and not flushed (else -1); an expired one is unlinked (no effect needed). */
+  private live(key: string, nowMs: number, countExpiry: boolean): number {
+    const slot = this.table.slotOf(key);
+    if (slot === none) return none;
+    if (this.isExpired(slot, nowMs)) {
+      if (countExpiry) this.counters.getExpired++;
+      this.reclaim(slot);
+      return none;
+    }
+    return slot;
+  }
+
+  /** Stores a new version of `key`; `old` is its current live slot (the caller looked it up), or -1. */
+  private put(key: string, value: Buffer, flags: number, expiresAtMs: number, nowMs: number, old: number): StoreResult {
     const total = itemTotalBytes(key.length, value.length, flags);
     const charge = chargedBytesFor(total);
-    const freed = old ? old.chargedBytes : 0;
-    this.reclaimExpiredTail(nowMs);
+    const freed = old !== none ? this.chargeOf(old) : 0;
+    this.reclaimExpiredTail(nowMs, key);
     if (!this.makeRoom(charge - freed, nowMs, key)) {
       this.counters.outOfMemory++;
-      this.stat(slabClassFor(total).id).outOfMemory++;
+      this.stat(slabClassFor(total).id, true).outOfMemory++;
       return { status: 'NO_MEMORY', seq: this.lastSeqValue };
     }
     const cas = this.nextCas++;
     const seq = this.emitEffect({ kind: 'put', seq: 0, key, value, flags, expiresAtMs, cas });
-    this.link(key, value, flags, expiresAtMs, cas, seq, nowMs, old);
+    this.link(key, value, 0, value.length, flags, expiresAtMs, cas, seq, nowMs);
     this.counters.totalItems++;
-    this.stat(slabClassFor(total).id).setCmds++;
+    this.stat(slabClassFor(total).id, true).setCmds++;
     return { status: 'STORED', seq };
   }
 
-  /** Makes a new item current for `key`, replacing `old` (which must be the key's item in the Map, if any). */
-  private link(key: string, value: Buffer, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number, old: Item | undefined): void {
-    if (old) this.unlink(key, old);
-    const total = itemTotalBytes(key.length, value.length, flags);
+  /** Makes value[start, end) with these fields current for `key`, replacing its item if it has one. */
+  private link(key: string, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number): void {
+    const t = this.table;
+    let slot = t.slotOf(key);
+    if (slot !== none) {
+      this.uncount(slot);
+      t.replaceValue(slot, value, start, end);
+      t.moveToMostRecent(slot);
+      t.fetched[slot] = 0;
+    } else {
+      slot = t.insert(key, value, start, end);
+    }
+    const total = itemTotalBytes(key.length, end - start, flags);
     const cls = slabClassFor(total);
-    const item: Item = {
-      key, value, flags, expiresAtMs, cas, seq,
-      chargedBytes: chargedBytesFor(total), slabClass: cls.id, lastAccessMs: nowMs, fetched: false,
-      lruPrev: null, lruNext: null,
-    };
-    this.items.set(key, item);
-    this.lru.pushMostRecent(item);
-    this.usedBytes += item.chargedBytes;
+    t.flags[slot] = flags;
+    t.expiresAtMs[slot] = expiresAtMs;
+    t.cas[slot] = cas;
+    t.seq[slot] = seq;
+    t.lastAccessMs[slot] = nowMs;
+    t.slabClass[slot] = cls.id;
+    const charge = chargedBytesFor(total);
+    this.usedBytes += charge;
     this.storedBytes += total;
-    const s = this.stat(cls.id);
+    const s = this.stat(cls.id, true);
     s.number++;
     s.chunksUsed++;
     s.requestedBytes += total;
     s.pagesAllocated = Math.max(s.pagesAllocated, pagesNeeded(cls, s.chunksUsed, s.number * cls.chunkSizeBytes));
   }
 
-  private unlink(key: string, item: Item): void {
-    this.items.delete(key);
-    this.lru.remove(item);
-    const total = itemTotalBytes(key.length, item.value.length, item.flags);
-    this.usedBytes -= item.chargedBytes;
+  /** memcached's ITEM_ntotal of a live slot. */
+  private totalOf(slot: number): number {
+    const t = this.table;
+    return itemTotalBytes(t.keys[slot]!.length, t.valueLength[slot]!, t.flags[slot]!);
+  }
+
+  private chargeOf(slot: number): number {
+    return chargedBytesFor(this.totalOf(slot));
+  }
+
+  /** Takes a live slot's bytes out of the memory and class counts. */
+  private uncount(slot: number): void {
+    const total = this.totalOf(slot);
+    this.usedBytes -= chargedBytesFor(total);
     this.storedBytes -= total;
-    const s = this.stat(item);
+    const s = this.stat(slot);
     s.number--;
     s.chunksUsed--;
     s.requestedBytes -= total;
   }
 
+  private unlink(slot: number): void {
+    this.uncount(slot);
+    this.table.remove(slot);
+  }
+
   /** Unlinks an item and logs it (`del`), so a restart does not revive it. */
   private remove(key: string): void {
-    const item = this.items.get(key);
-    if (!item) return;
-    this.unlink(key, item);
+    const slot = this.table.slotOf(key);
+    if (slot === none) return;
+    this.unlink(slot);
     this.removalSeqValue = this.emitEffect({ kind: 'del', seq: 0, key });
   }
 
-  private reclaim(key: string, item: Item): void {
-    this.unlink(key, item);
+  private reclaim(slot: number): void {
+    const s = this.stat(slot);
+    const unfetched = this.table.fetched[slot] === 0;
+    this.unlink(slot);
     this.counters.reclaimed++;
-    this.stat(item).reclaimed++;
-    if (!item.fetched) { this.counters.expiredUnfetched++; this.stat(item).expiredUnfetched++; }
+    s.reclaimed++;
+    if (unfetched) { this.counters.expiredUnfetched++; s.expiredUnfetched++; }
   }
 
-  private setExpiry(key: string, item: Item, expiresAtMs: number): void {
-    item.expiresAtMs = expiresAtMs;
-    item.seq = this.emitEffect({ kind: 'touch', seq: 0, key, expiresAtMs });
+  private setExpiry(key: string, slot: number, expiresAtMs: number): void {
+    this.table.expiresAtMs[slot] = expiresAtMs;
+    this.table.seq[slot] = this.emitEffect({ kind: 'touch', seq: 0, key, expiresAtMs });
   }
 
   /** Moves an item to the most-recently-used end. */
-  private bump(item: Item, nowMs: number): void {
-    item.lastAccessMs = nowMs;
-    this.lru.moveToMostRecent(item);
+  private bump(slot: number, nowMs: number): void {
+    this.table.lastAccessMs[slot] = nowMs;
+    this.table.moveToMostRecent(slot);
   }
 
   /** memcached looks a few items into the LRU tail for expired ones before allocating. */
-  private reclaimExpiredTail(nowMs: number): void {
-    let item = this.lru.head;
-    for (let looked = 0; item && looked < reclaim_search_max; looked++) {
-      const next = item.lruNext;
-      if (isExpired(item, nowMs)) this.reclaim(item.key, item);
-      item = next;
+  private reclaimExpiredTail(nowMs: number, keep: string): void {
+    const t = this.table;
+    let slot = t.head;
+    for (let looked = 0; slot !== none && looked < reclaim_search_max; looked++) {
+      const next = t.next[slot]!;
+      if (this.isExpired(slot, nowMs) && t.keys[slot] !== keep) this.reclaim(slot);
+      slot = next;
     }
   }
 
@@ -471,22 +558,24 @@ export class Engine {
     const limit = this.options.memoryLimitBytes;
     if (this.usedBytes + extraBytes <= limit) return true;
     if (this.options.evictionsDisabled) return false;
-    for (let item = this.lru.head; item && this.usedBytes + extraBytes > limit;) {
-      const next = item.lruNext;
-      if (item.key !== keep) this.evict(item.key, item, nowMs);
-      item = next;
+    const t = this.table;
+    for (let slot = t.head; slot !== none && this.usedBytes + extraBytes > limit;) {
+      const next = t.next[slot]!;
+      if (t.keys[slot] !== keep) this.evict(slot, nowMs);
+      slot = next;
     }
     return this.usedBytes + extraBytes <= limit;
   }
 
-  private evict(key: string, item: Item, nowMs: number): void {
-    const s = this.stat(item);
+  private evict(slot: number, nowMs: number): void {
+    const t = this.table;
+    const s = this.stat(slot);
     this.counters.evictions++;
     s.evicted++;
-    if (item.expiresAtMs !== 0) s.evictedNonzero++;
-    if (!item.fetched) { this.counters.evictedUnfetched++; s.evictedUnfetched++; }
-    s.lastEvictedAgeS = Math.max(0, Math.floor((nowMs - item.lastAccessMs) / 1000));
-    this.remove(key);
+    if (t.expiresAtMs[slot] !== 0) s.evictedNonzero++;
+    if (t.fetched[slot] === 0) { this.counters.evictedUnfetched++; s.evictedUnfetched++; }
+    s.lastEvictedAgeS = Math.max(0, Math.floor((nowMs - t.lastAccessMs[slot]!) / 1000));
+    this.remove(t.keys[slot]!);
   }
 
   private fireDueFlush(nowMs: number): void {
@@ -502,32 +591,28 @@ export class Engine {
   }
 
   private clear(): void {
-    this.items.clear();
-    this.lru.clear();
-    this.sweepCursor = null;
+    this.table.clear();
+    this.sweepCursor = 0;
     this.usedBytes = 0;
     this.storedBytes = 0;
     for (const s of this.classStats) if (s) { s.number = 0; s.chunksUsed = 0; s.requestedBytes = 0; }
   }
 
+  /** Looks at up to `budget` slots from where the last sweep stopped and reclaims expired items. */
   private sweepExpired(nowMs: number, budget: number): void {
-    if (!this.sweepCursor) this.sweepCursor = this.items.entries();
-    for (let i = 0; i < budget; i++) {
-      const next = this.sweepCursor.next();
-      if (next.done) { this.sweepCursor = null; return; }
-      const [key, item] = next.value;
-      if (this.items.get(key) === item && isExpired(item, nowMs)) this.reclaim(key, item);
+    const t = this.table;
+    const limit = t.slotLimit;
+    if (this.sweepCursor >= limit) this.sweepCursor = 0;
+    const end = Math.min(limit, this.sweepCursor + budget);
+    for (; this.sweepCursor < end; this.sweepCursor++) {
+      if (t.isLive(this.sweepCursor) && this.isExpired(this.sweepCursor, nowMs)) this.reclaim(this.sweepCursor);
     }
   }
 
-  private stat(itemOrClass: Item | number): SlabClassStats {
-    const id = typeof itemOrClass === 'number' ? itemOrClass : itemOrClass.slabClass;
+  private stat(slotOrClass: number, isClass = false): SlabClassStats {
+    const id = isClass ? slotOrClass : this.table.slabClass[slotOrClass]!;
     return this.classStats[id] ??= newSlabClassStats();
   }
-}
-
-function isExpired(item: Item, nowMs: number): boolean {
-  return item.expiresAtMs !== 0 && item.expiresAtMs <= nowMs;
 }
 
 /**

@@ -2,7 +2,12 @@
 // the net layer turns into reply text). Keys are strings decoded as latin1, so
 // every byte maps to one char and back without loss.
 
-export interface Item {
+/**
+ * An item as the engine hands it out: a snapshot of its fields, with a value
+ * the caller owns (copied out of the item table, so it stays valid whatever
+ * happens to the item afterwards).
+ */
+export interface ItemView {
   key: string;
   value: Buffer;
   /** 32-bit unsigned client flags, opaque to the server. */
@@ -13,17 +18,20 @@ export interface Item {
   cas: number;
   /** WAL sequence of the effect that last changed this item: a reply showing it waits until that is durable. */
   seq: number;
-  /** Bytes charged against -m (memcached's slab chunk size for this item). */
-  chargedBytes: number;
-  /** Slab class the item is counted in (for memcached-style stats). */
-  slabClass: number;
-  /** Last access time, for `stats items` age and memcached's LRU semantics. */
-  lastAccessMs: number;
-  /** Whether a get has read the item since it was stored. */
-  fetched: boolean;
-  /** Neighbours in the engine's recency list (see lru.ts). */
-  lruPrev: Item | null;
-  lruNext: Item | null;
+}
+
+/**
+ * Receives one item of a scan or an image. The value is value[start, end):
+ * a view valid only during the call (copy it to keep it).
+ */
+export type ItemVisitor = (key: string, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number) => void;
+
+/** A walk over the live items that yields between steps (snapshots, dumps). */
+export interface ItemScan {
+  /** Visits the live items among the next `maxSlots` slots; false once the walk is complete. */
+  step(maxSlots: number, visit: ItemVisitor): boolean;
+  /** Ends the walk (always call it, also after an error). */
+  close(): void;
 }
 
 /**
@@ -60,7 +68,10 @@ export interface EngineOptions {
 
 /** The state a snapshot holds and restores (dump/restore). */
 export interface EngineImage {
-  items: Iterable<[string, { value: Buffer; flags: number; expiresAtMs: number; cas: number }]>;
+  /** Calls `visit` once per item in order; a later item with the same key replaces an earlier one. */
+  forEachItem(visit: ItemVisitor): void;
+  /** How many items forEachItem will give, if known (lets the engine size its table once). */
+  itemCount?: number;
   nextCas: number;
   lastSeq: number;
   pendingFlushAtMs: number;

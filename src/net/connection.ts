@@ -11,7 +11,7 @@
 //   (backpressure), and resumes when the socket drains or replies are released.
 
 import type { Socket } from 'node:net';
-import type { Item } from '../engine/types.js';
+import type { ItemView } from '../engine/types.js';
 import type { Backend, ServerSettings } from './backend.js';
 import { Chunks } from './output.js';
 import { TextParser } from './parser.js';
@@ -185,7 +185,7 @@ export class Connection {
     const engine = this.ctx.backend.engine;
     let seq = 0;
     for (const key of keys) {
-      const item: Item | undefined = engine.get(key, now, touchExptime);
+      const item: ItemView | undefined = engine.get(key, now, touchExptime);
       if (!item) {
         if (engine.removalSeq > seq) seq = engine.removalSeq;
         continue;

@@ -18,7 +18,7 @@
 // records after S over it gives the exact state, because records are
 // idempotent states.
 
-import { crc32 } from 'node:zlib';
+import type { ItemVisitor } from '../engine/types.js';
 
 export const snapshot_format = 'memcached-lite-snapshot';
 export const snapshot_version = 1;
@@ -49,9 +49,124 @@ export function encodeTrailer(items: number, checksum: number, endSeq: number): 
   return `${JSON.stringify({ trailer: true, items, crc32: checksum, endSeq })}\n`;
 }
 
-/** Running checksum over item lines (as written, "\n" included). */
-export function chainChecksum(previous: number, line: string): number {
-  return crc32(Buffer.from(line, 'utf8'), previous);
+/** Keys JSON.stringify leaves as they are (printable ASCII but `"` and `\`). */
+const plain_key = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * Encodes item lines, byte for byte what encodeItem gives, into one growing
+ * chunk. `visitor` is an ItemVisitor (what Engine.scan steps call).
+ */
+export class ItemLineWriter {
+  private buf = Buffer.allocUnsafe(2 * 1024 * 1024);
+  private at = 0;
+  /** Lines written so far (over all chunks). */
+  count = 0;
+
+  readonly visitor: ItemVisitor = (key, value, start, end, flags, expiresAtMs, cas) => {
+    const k = plain_key.test(key) ? `"${key}"` : JSON.stringify(key);
+    const line = `{"k":${k},"v":"${value.toString('base64', start, end)}","f":${flags},"e":${expiresAtMs},"c":${cas}}\n`;
+    const room = line.length * 3;
+    if (this.at + room > this.buf.length) this.growFor(room);
+    this.at += this.buf.write(line, this.at, 'utf8');
+    this.count++;
+  };
+
+  /** Bytes waiting in the chunk. */
+  get bytes(): number { return this.at; }
+
+  /** The chunk so far; valid until the next line is added (write it out first). */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.at);
+    this.at = 0;
+    return out;
+  }
+
+  private growFor(room: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + room));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+  }
+}
+
+const digits_max = 15;
+/** Where the number readDigits read last ends. */
+let digitsEnd = 0;
+
+/** A JSON non-negative integer of at most 15 digits at buf[at..], or -1. */
+function readDigits(buf: Buffer, at: number): number {
+  let n = 0;
+  let p = at;
+  for (; p - at < digits_max; p++) {
+    const c = buf[p]!;
+    if (c < 0x30 || c > 0x39) break;
+    n = n * 10 + (c - 0x30);
+  }
+  if (p === at || (buf[at] === 0x30 && p - at > 1)) return -1;
+  const c = buf[p]!;
+  if (c >= 0x30 && c <= 0x39) return -1;
+  digitsEnd = p;
+  return n;
+}
+
+/** Whether buf[at..] starts with `bytes`. */
+function startsWith(buf: Buffer, at: number, bytes: readonly number[]): boolean {
+  for (let i = 0; i < bytes.length; i++) if (buf[at + i] !== bytes[i]) return false;
+  return true;
+}
+
+const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+const open_key = ascii('{"k":"');
+const open_value = ascii('","v":"');
+const open_flags = ascii('","f":');
+const open_expiry = ascii(',"e":');
+const open_cas = ascii(',"c":');
+
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Reads the item line buf[at, nl) if it is laid out as ItemLineWriter writes
+ * it (ASCII key without escapes, numbers of at most 15 digits) and visits it;
+ * false if it is not (then JSON.parse decides).
+ */
+function readFastLine(buf: Buffer, at: number, nl: number, visit: ItemVisitor): boolean {
+  if (!startsWith(buf, at, open_key)) return false;
+  const keyStart = at + open_key.length;
+  let q = keyStart;
+  for (; q < nl; q++) {
+    const c = buf[q]!;
+    if (c === 0x22) break;
+    if (c === 0x5c || c < 0x20 || c >= 0x7f) return false;
+  }
+  if (q >= nl || !startsWith(buf, q, open_value)) return false;
+  const valueStart = q + open_value.length;
+  const valueEnd = buf.indexOf(0x22, valueStart);
+  if (valueEnd < 0 || valueEnd >= nl || !startsWith(buf, valueEnd, open_flags)) return false;
+  const flags = readDigits(buf, valueEnd + open_flags.length);
+  if (flags < 0 || flags > 0xffffffff || !startsWith(buf, digitsEnd, open_expiry)) return false;
+  const expiresAtMs = readDigits(buf, digitsEnd + open_expiry.length);
+  if (expiresAtMs < 0 || !startsWith(buf, digitsEnd, open_cas)) return false;
+  const cas = readDigits(buf, digitsEnd + open_cas.length);
+  if (cas < 0 || digitsEnd !== nl - 1 || buf[digitsEnd] !== 0x7d) return false;
+  const encoded = buf.toString('latin1', valueStart, valueEnd);
+  if (scratch.length < encoded.length) scratch = Buffer.allocUnsafe(encoded.length);
+  const length = scratch.write(encoded, 0, 'base64');
+  visit(buf.toString('latin1', keyStart, q), scratch, 0, length, flags, expiresAtMs, cas);
+  return true;
+}
+
+/** Visits every item line in buf[from, to) (whole lines); throws naming the byte offset of a line that is not an item. */
+export function readItemLines(buf: Buffer, from: number, to: number, visit: ItemVisitor): void {
+  let at = from;
+  while (at < to) {
+    let nl = buf.indexOf(0x0a, at);
+    if (nl < 0 || nl > to) nl = to;
+    if (!readFastLine(buf, at, nl, visit)) {
+      const item = parseItem(buf.toString('utf8', at, nl));
+      if (!item) throw new Error(`bad item line at byte ${at}`);
+      visit(item.key, item.value, 0, item.value.length, item.flags, item.expiresAtMs, item.cas);
+    }
+    at = nl + 1;
+  }
 }
 
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;

@@ -1,8 +1,9 @@
 // Writing and loading snapshots (format.ts has the layout).
 //
-// Writing: the key list is taken first, then items are written in slices with
-// a yield to the event loop between slices, so serving goes on; the snapshot
-// is fuzzy from its start sequence S. Before the file is made visible, the
+// Writing: the source's item scan is stepped in slices with a yield to the
+// event loop between slices, so serving goes on; the snapshot is fuzzy from
+// its start sequence S. Lines are encoded straight into a chunk Buffer and the
+// checksum is chained over whole chunks (the same CRC as line by line). Before the file is made visible, the
 // caller's `beforeCommit(E)` must make the WAL durable through E, the newest
 // sequence the snapshot may reflect: otherwise a snapshot could hold a write
 // whose log record (and acknowledgement) never happened. Replacement is
@@ -12,17 +13,20 @@
 // Loading: the newest file that validates (header, trailer, item count and
 // checksum) wins; invalid ones are reported and skipped, so a damaged newest
 // snapshot falls back to the previous one (and the longer WAL after it).
+// Item lines as this writer lays them out are read by a byte-level fast path
+// (format.ts: readItemLine); any other valid JSON line goes through JSON.parse.
 
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Disk } from '../wal/disk.js';
-import type { EngineImage } from '../engine/types.js';
+import type { EngineImage, ItemScan, ItemVisitor } from '../engine/types.js';
 import {
-  chainChecksum, encodeHeader, encodeItem, encodeTrailer, parseHeader, parseItem, parseTrailer,
+  encodeHeader, encodeTrailer, ItemLineWriter, parseHeader, parseItem, parseTrailer, readItemLines,
   snapshot_file_pattern, snapshotName, type SnapshotHeader, type SnapshotItem, type SnapshotTrailer,
 } from './format.js';
 
-const items_per_slice = 2000;
+/** Slots visited between two yields to the event loop (~1 ms of encoding). */
+const slots_per_slice = 1000;
 const write_chunk_bytes = 1024 * 1024;
 
 /** What a snapshot reads from the running engine. */
@@ -30,9 +34,24 @@ export interface SnapshotSource {
   lastSeq(): number;
   nextCas(): number;
   pendingFlushAtMs(): number;
-  keys(): string[];
-  /** The live item for a key, or undefined (deleted or expired meanwhile). */
-  item(key: string): SnapshotItem | undefined;
+  /** A walk over the live items (Engine.scan); the writer always closes it. */
+  scan(): ItemScan;
+}
+
+/** An ItemScan over a key list taken now, looking each key up when reached (for sources without slots). */
+export function keyListScan(keys: readonly string[], item: (key: string) => SnapshotItem | undefined): ItemScan {
+  let at = 0;
+  return {
+    step(max: number, visit: ItemVisitor): boolean {
+      const end = Math.min(keys.length, at + max);
+      for (; at < end; at++) {
+        const it = item(keys[at]!);
+        if (it) visit(it.key, it.value, 0, it.value.length, it.flags, it.expiresAtMs, it.cas);
+      }
+      return at < keys.length;
+    },
+    close() { at = keys.length; },
+  };
 }
 
 export interface WriteOptions {
@@ -66,46 +85,44 @@ export async function writeSnapshot(opts: WriteOptions): Promise<SnapshotRef & {
   const path = join(dir, name);
   const tmp = `${path}.tmp`;
   const file = await disk.open(tmp, true);
+  const lines = new ItemLineWriter();
   let position = 0;
-  let pending = '';
-  const flush = async () => {
-    if (!pending) return;
-    const bytes = Buffer.from(pending, 'utf8');
-    pending = '';
+  let checksum = 0;
+  const writeOut = async (bytes: Buffer) => {
     let done = 0;
     while (done < bytes.length) done += await file.write(bytes, done, bytes.length - done, position + done);
     position += bytes.length;
   };
+  const flushItems = async () => {
+    const bytes = lines.take();
+    checksum = crc32(bytes, checksum);
+    await writeOut(bytes);
+  };
+  const scan = source.scan();
   try {
     await file.truncate(0);
-    pending = encodeHeader({
+    await writeOut(Buffer.from(encodeHeader({
       startSeq, nextCas: source.nextCas(), pendingFlushAtMs: source.pendingFlushAtMs(),
       createdAt: new Date(opts.now()).toISOString(), serverVersion: opts.serverVersion,
-    });
-    const keys = source.keys();
-    let count = 0;
-    let checksum = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const item = source.item(keys[i]!);
-      if (item) {
-        const line = encodeItem(item);
-        checksum = chainChecksum(checksum, line);
-        pending += line;
-        count++;
-      }
-      if (pending.length >= write_chunk_bytes) await flush();
-      if (i % items_per_slice === items_per_slice - 1) await new Promise((r) => setImmediate(r));
+    }), 'utf8'));
+    const add = lines.visitor;
+    for (let more = true; more;) {
+      more = scan.step(slots_per_slice, add);
+      if (lines.bytes >= write_chunk_bytes) await flushItems();
+      if (more) await new Promise((r) => setImmediate(r));
     }
+    scan.close();
+    await flushItems();
     const endSeq = source.lastSeq();
     await opts.beforeCommit(endSeq);
-    pending += encodeTrailer(count, checksum, endSeq);
-    await flush();
+    await writeOut(Buffer.from(encodeTrailer(lines.count, checksum, endSeq), 'utf8'));
     await file.datasync();
     await file.close();
     await disk.rename(tmp, path);
     await disk.syncDir(dir);
-    return { startSeq, path, name, items: count };
+    return { startSeq, path, name, items: lines.count };
   } catch (err) {
+    scan.close();
     await file.close().catch(() => {});
     await disk.unlink(tmp).catch(() => {});
     throw err;
@@ -172,7 +189,7 @@ export async function validateSnapshotInSlices(buf: Buffer): Promise<Validation>
   return verdict(frame, scan);
 }
 
-/** Items of a validated snapshot buffer, parsed lazily. */
+/** Items of a validated snapshot buffer, parsed lazily (tools; loading uses snapshotImage). */
 export function* snapshotItems(buf: Buffer, itemsStart: number, itemsEnd: number): Generator<SnapshotItem> {
   let at = itemsStart;
   while (at < itemsEnd) {
@@ -184,12 +201,22 @@ export function* snapshotItems(buf: Buffer, itemsStart: number, itemsEnd: number
   }
 }
 
+/** A validated snapshot as an engine image: items are read when the engine restores them. */
+export function snapshotImage(buf: Buffer, header: SnapshotHeader, itemsStart: number, itemsEnd: number, items: number): EngineImage {
+  return {
+    forEachItem: (visit) => readItemLines(buf, itemsStart, itemsEnd, visit),
+    itemCount: items,
+    nextCas: header.nextCas,
+    lastSeq: header.startSeq,
+    pendingFlushAtMs: header.pendingFlushAtMs,
+  };
+}
+
 export interface LoadedSnapshot { ref: SnapshotRef; header: SnapshotHeader; image: EngineImage; items: number }
 
 /**
- * The newest valid snapshot as an engine image (items parsed lazily while the
- * engine restores them), or null when there is none. Invalid files are
- * reported through `log` and skipped.
+ * The newest valid snapshot as an engine image, or null when there is none.
+ * Invalid files are reported through `log` and skipped.
  */
 export async function loadNewestSnapshot(disk: Disk, dir: string, log: (m: string) => void): Promise<LoadedSnapshot | null> {
   const refs = await listSnapshots(disk, dir);
@@ -205,14 +232,7 @@ export async function loadNewestSnapshot(disk: Disk, dir: string, log: (m: strin
       log(`snapshot ${ref.path} names sequence ${ref.startSeq} but its header says ${v.header.startSeq}; trying an older one`);
       continue;
     }
-    const items = snapshotItems(buf, v.itemsStart, v.itemsEnd);
-    const image: EngineImage = {
-      items: (function* () { for (const it of items) yield [it.key, it] as [string, SnapshotItem]; })(),
-      nextCas: v.header.nextCas,
-      lastSeq: v.header.startSeq,
-      pendingFlushAtMs: v.header.pendingFlushAtMs,
-    };
-    return { ref, header: v.header, image, items: v.items };
+    return { ref, header: v.header, image: snapshotImage(buf, v.header, v.itemsStart, v.itemsEnd, v.items), items: v.items };
   }
   return null;
 }

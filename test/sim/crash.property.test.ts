@@ -133,8 +133,7 @@ async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) =
     lastSeq: () => engine.lastSeq,
     nextCas: () => engine.casNext,
     pendingFlushAtMs: () => engine.flushPendingAtMs,
-    keys: () => engine.keys(),
-    item: (k) => engine.peek(k, now()),
+    scan: () => engine.scan(now),
   };
   const reports: string[] = [];
   const compactor = new Compactor({

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SnapshotSource } from '../../src/snapshot/snapshot.js';
+import { keyListScan, type SnapshotSource } from '../../src/snapshot/snapshot.js';
 import type { SnapshotItem } from '../../src/snapshot/format.js';
 
 export async function makeTempDir(): Promise<{ dir: string; snapDir: string; walDir: string; cleanup: () => Promise<void> }> {
@@ -17,6 +17,8 @@ export interface FakeSource extends SnapshotSource {
   seq: number;
   cas: number;
   flushAt: number;
+  keys(): string[];
+  item(key: string): SnapshotItem | undefined;
   /** Called once each time keys() is taken (after the list is copied). */
   onKeys?: (keys: string[]) => void;
   /** Called before every item() lookup, with how many lookups came before. */
@@ -44,6 +46,7 @@ export function fakeSource(map: Map<string, SnapshotItem>, init: { lastSeq?: num
       src.itemCalls++;
       return src.map.get(key);
     },
+    scan: () => keyListScan(src.keys(), src.item),
   };
   return src;
 }

@@ -25,10 +25,10 @@ function write(source: FakeSource, dir = tmp.snapDir, beforeCommit: (endSeq: num
 
 function itemsOf(loaded: LoadedSnapshot): Map<string, SnapshotItem> {
   const out = new Map<string, SnapshotItem>();
-  for (const [key, it] of loaded.image.items) {
+  loaded.image.forEachItem((key, value, start, end, flags, expiresAtMs, cas) => {
     expect(out.has(key), `duplicate key ${JSON.stringify(key)}`).toBe(false);
-    out.set(key, { key, value: Buffer.from(it.value), flags: it.flags, expiresAtMs: it.expiresAtMs, cas: it.cas });
-  }
+    out.set(key, { key, value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas });
+  });
   return out;
 }
 
@@ -147,9 +147,9 @@ describe('writeSnapshot + loadNewestSnapshot round trip', () => {
     const total = 10_000; // under the 1 MB write chunk: no file write inside the loop
     const source = fakeSource(itemsMap(total), { lastSeq: 1 });
     let itemsReadWhenImmediateRan = -1;
-    // Scheduled once the key list is taken, i.e. after every awaited file
+    // Scheduled when the first item is read, i.e. after every awaited file
     // operation that precedes the item loop: only a yield inside the loop lets it run early.
-    source.onKeys = () => setImmediate(() => { itemsReadWhenImmediateRan = source.itemCalls; });
+    source.onItem = (index) => { if (index === 0) setImmediate(() => { itemsReadWhenImmediateRan = source.itemCalls; }); };
     let earlyImmediateRan = false;
     setImmediate(() => { earlyImmediateRan = true; });
     await write(source);
