@@ -1,0 +1,66 @@
+// Item line encoding and reading: ItemLineWriter must give exactly the bytes
+// of the reference encoder (encodeItem: JSON.stringify), and readItemLines
+// must read any valid item line (its byte-level fast path, or JSON.parse for
+// layouts it does not take) to the same item parseItem gives.
+
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { encodeItem, ItemLineWriter, parseItem, readItemLines, type SnapshotItem } from '../../src/snapshot/format.js';
+
+const latin1Key = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 40 }).map((b) => Buffer.from(b).toString('latin1'));
+const asciiKey = fc.string({ minLength: 1, maxLength: 40, unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)) });
+const itemArb: fc.Arbitrary<SnapshotItem> = fc.record({
+  key: fc.oneof(asciiKey, latin1Key),
+  value: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  flags: fc.oneof(fc.constantFrom(0, 1, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff })),
+  expiresAtMs: fc.oneof(fc.constantFrom(0, 1, 999_999_999_999_999, 1_000_000_000_000_000), fc.nat()),
+  cas: fc.oneof(fc.constantFrom(1, Number.MAX_SAFE_INTEGER), fc.nat()),
+});
+
+function writeAll(items: SnapshotItem[]): Buffer {
+  const w = new ItemLineWriter();
+  for (const it of items) w.visitor(it.key, it.value, 0, it.value.length, it.flags, it.expiresAtMs, it.cas);
+  expect(w.count).toBe(items.length);
+  return Buffer.from(w.take());
+}
+
+function readAll(buf: Buffer): SnapshotItem[] {
+  const out: SnapshotItem[] = [];
+  readItemLines(buf, 0, buf.length, (key, value, start, end, flags, expiresAtMs, cas) => {
+    out.push({ key, value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas });
+  });
+  return out;
+}
+
+describe('item lines', () => {
+  it('ItemLineWriter writes exactly what encodeItem gives, and readItemLines reads it back (property)', () => {
+    fc.assert(fc.property(fc.array(itemArb, { maxLength: 20 }), (items) => {
+      const bytes = writeAll(items);
+      expect(bytes.toString('utf8')).toBe(items.map(encodeItem).join(''));
+      expect(readAll(bytes)).toEqual(items);
+    }), { numRuns: 300 });
+  });
+
+  it('reads lines in another valid layout through JSON.parse, to what parseItem gives', () => {
+    const lines = [
+      '{"c":3,"e":0,"f":5,"v":"aGk=","k":"reordered"}',
+      '{ "k" : "spaced", "v" : "", "f" : 0, "e" : 0, "c" : 1 }',
+      '{"k":"esc\\"aped\\\\","v":"AA==","f":1,"e":2,"c":3}',
+      '{"k":"big","v":"","f":0,"e":1234567890123456,"c":9007199254740991}',
+      '{"k":"\\u00e9t\\u00e9","v":"/w==","f":0,"e":0,"c":4}',
+    ];
+    const got = readAll(Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8'));
+    expect(got).toEqual(lines.map((l) => parseItem(l)));
+  });
+
+  it.each([
+    ['not JSON', 'nonsense'],
+    ['flags above 32 bits', '{"k":"a","v":"","f":4294967296,"e":0,"c":1}'],
+    ['a leading zero', '{"k":"a","v":"","f":01,"e":0,"c":1}'],
+    ['a missing field', '{"k":"a","v":"","f":0,"e":0}'],
+    ['a negative number', '{"k":"a","v":"","f":0,"e":-1,"c":1}'],
+  ])('refuses a line with %s, naming its byte offset', (_what, line) => {
+    const good = '{"k":"ok","v":"","f":0,"e":0,"c":1}\n';
+    expect(() => readAll(Buffer.from(`${good}${line}\n`))).toThrow(`bad item line at byte ${good.length}`);
+  });
+});
