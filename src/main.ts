@@ -67,14 +67,13 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
   const started = Date.now();
   const snapshotDir = join(dataDir, 'snapshots');
   await removeStaleTempFiles(snapshotDir);
-  const snapshot = await loadNewestSnapshot(nodeDisk, snapshotDir, (m) => log(0, m));
-  if (snapshot) engine.restore(snapshot.image);
+  const snapshot = await restoreNewestSnapshot(engine, snapshotDir, (m) => log(0, m));
   const report = await recoverWal({
-    disk: nodeDisk, walDir, afterSeq: snapshot?.header.startSeq ?? 0, repair: options.repairWal,
+    disk: nodeDisk, walDir, afterSeq: snapshot?.startSeq ?? 0, repair: options.repairWal,
     onRecord: (effect) => engine.applyEffect(effect),
     log: (m) => log(0, m),
   });
-  const fromSnapshot = snapshot ? `snapshot ${snapshot.ref.name} (${snapshot.items} items) and ` : '';
+  const fromSnapshot = snapshot ? `snapshot ${snapshot.name} (${snapshot.items} items) and ` : '';
   log(0, `recovered ${engine.itemCount} items from ${fromSnapshot}${report.recordsApplied} WAL records in ${report.segments} segments (${Date.now() - started} ms)`);
 
   let olderBytes = 0;
@@ -157,6 +156,18 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
       return stopping;
     },
   };
+}
+
+/**
+ * Restores the newest valid snapshot into the engine. Only a summary is
+ * returned: the file's Buffer (as large as the snapshot) must not stay
+ * reachable from the server's long-lived closures.
+ */
+async function restoreNewestSnapshot(engine: Engine, snapshotDir: string, log: (m: string) => void): Promise<{ name: string; items: number; startSeq: number } | null> {
+  const snapshot = await loadNewestSnapshot(nodeDisk, snapshotDir, log);
+  if (!snapshot) return null;
+  await engine.restore(snapshot.image);
+  return { name: snapshot.ref.name, items: snapshot.items, startSeq: snapshot.header.startSeq };
 }
 
 /** A snapshot .tmp left by a crash mid-write is garbage: only a committed (renamed) file counts. */

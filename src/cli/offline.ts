@@ -111,7 +111,7 @@ export async function recoverReadOnly(disk: Disk, dataDir: string, note: (m: str
   const { walDir, snapshotDir } = dataDirPaths(dataDir);
   const engine = offlineEngine();
   const snapshot = await loadNewestSnapshot(disk, snapshotDir, note);
-  if (snapshot) engine.restore(snapshot.image);
+  if (snapshot) await engine.restore(snapshot.image);
   const walk = await walkLog(disk, walDir, snapshot?.header.startSeq ?? 0, (effect) => engine.applyEffect(effect));
   const v = walk.verdict;
   if (v.status === 'corruption') {
@@ -128,7 +128,7 @@ export async function recoverLikeServer(disk: Disk, dataDir: string, repair: boo
   await disk.mkdirp(walDir);
   const engine = offlineEngine();
   const snapshot = await loadNewestSnapshot(disk, snapshotDir, note);
-  if (snapshot) engine.restore(snapshot.image);
+  if (snapshot) await engine.restore(snapshot.image);
   const report = await recoverWal({
     disk, walDir, afterSeq: snapshot?.header.startSeq ?? 0, repair,
     onRecord: (effect) => engine.applyEffect(effect), log: note,

@@ -97,7 +97,7 @@ export async function replayTo(opts: ReplayOptions): Promise<ReplayResult> {
   if (base) {
     const check = checks.get(base) as Extract<SnapshotCheck, { ok: true }>;
     const image = checkedImage(check);
-    engine.restore(image);
+    await engine.restore(image);
     if (unproven) {
       // Items changed after the snapshot started carry a CAS at or above its header's nextCas.
       const checkMap = new Map<number, string>();

@@ -295,13 +295,17 @@ export class Engine {
     if (effect.seq > this.lastSeqValue) this.lastSeqValue = effect.seq;
   }
 
-  /** Replaces the whole state with a snapshot image. */
-  restore(image: EngineImage): void {
+  /**
+   * Replaces the whole state with a snapshot image. The image may deliver its
+   * items asynchronously (read from a file in chunks); nothing else may use
+   * the engine until the returned promise settles.
+   */
+  async restore(image: EngineImage): Promise<void> {
     this.clear();
     if (image.itemCount !== undefined) this.table.reserve(image.itemCount);
     let nextCas = Math.max(this.nextCas, image.nextCas);
     const seq = image.lastSeq;
-    image.forEachItem((key, value, start, end, flags, expiresAtMs, cas) => {
+    await image.forEachItem((key, value, start, end, flags, expiresAtMs, cas) => {
       this.link(key, value, start, end, flags, expiresAtMs, cas, seq, 0);
       if (cas >= nextCas) nextCas = cas + 1;
     });
@@ -329,10 +333,10 @@ export class Engine {
         const nowMs = now();
         const end = Math.min(limit, cursor + maxSlots);
         for (; cursor < end; cursor++) {
-          const key = table.keys[cursor];
-          if (key === undefined) continue;
+          if (!table.isLive(cursor)) continue;
           const exp = table.expiresAtMs[cursor]!;
           if (exp !== 0 && exp <= nowMs) continue;
+          const key = table.keyOf(cursor);
           const at = table.valueStart(cursor);
           visit(key, table.valueBuffer(cursor), at, at + table.valueLength[cursor]!, table.flags[cursor]!, exp, table.cas[cursor]!);
         }
@@ -444,8 +448,8 @@ export class Engine {
     const total = itemTotalBytes(key.length, value.length, flags);
     const charge = chargedBytesFor(total);
     const freed = old !== none ? this.chargeOf(old) : 0;
-    this.reclaimExpiredTail(nowMs, key);
-    if (!this.makeRoom(charge - freed, nowMs, key)) {
+    this.reclaimExpiredTail(nowMs, old);
+    if (!this.makeRoom(charge - freed, nowMs, old)) {
       this.counters.outOfMemory++;
       this.stat(slabClassFor(total).id, true).outOfMemory++;
       return { status: 'NO_MEMORY', seq: this.lastSeqValue };
@@ -478,20 +482,20 @@ export class Engine {
     t.seq[slot] = seq;
     t.lastAccessMs[slot] = nowMs;
     t.slabClass[slot] = cls.id;
-    const charge = chargedBytesFor(total);
-    this.usedBytes += charge;
+    this.usedBytes += total > cls.chunkSizeBytes ? chargedBytesFor(total) : cls.chunkSizeBytes;
     this.storedBytes += total;
     const s = this.stat(cls.id, true);
     s.number++;
     s.chunksUsed++;
     s.requestedBytes += total;
-    s.pagesAllocated = Math.max(s.pagesAllocated, pagesNeeded(cls, s.chunksUsed, s.number * cls.chunkSizeBytes));
+    const pages = pagesNeeded(cls, s.chunksUsed, s.number * cls.chunkSizeBytes);
+    if (pages > s.pagesAllocated) s.pagesAllocated = pages;
   }
 
   /** memcached's ITEM_ntotal of a live slot. */
   private totalOf(slot: number): number {
     const t = this.table;
-    return itemTotalBytes(t.keys[slot]!.length, t.valueLength[slot]!, t.flags[slot]!);
+    return itemTotalBytes(t.keyLength[slot]!, t.valueLength[slot]!, t.flags[slot]!);
   }
 
   private chargeOf(slot: number): number {
@@ -517,7 +521,10 @@ export class Engine {
   /** Unlinks an item and logs it (`del`), so a restart does not revive it. */
   private remove(key: string): void {
     const slot = this.table.slotOf(key);
-    if (slot === none) return;
+    if (slot !== none) this.removeSlot(slot, key);
+  }
+
+  private removeSlot(slot: number, key: string): void {
     this.unlink(slot);
     this.removalSeqValue = this.emitEffect({ kind: 'del', seq: 0, key });
   }
@@ -543,25 +550,25 @@ export class Engine {
   }
 
   /** memcached looks a few items into the LRU tail for expired ones before allocating. */
-  private reclaimExpiredTail(nowMs: number, keep: string): void {
+  private reclaimExpiredTail(nowMs: number, keep: number): void {
     const t = this.table;
     let slot = t.head;
     for (let looked = 0; slot !== none && looked < reclaim_search_max; looked++) {
       const next = t.next[slot]!;
-      if (this.isExpired(slot, nowMs) && t.keys[slot] !== keep) this.reclaim(slot);
+      if (this.isExpired(slot, nowMs) && slot !== keep) this.reclaim(slot);
       slot = next;
     }
   }
 
   /** Evicts LRU items until `extraBytes` more fit under -m; false if that cannot be (with -M, or too big). */
-  private makeRoom(extraBytes: number, nowMs: number, keep?: string): boolean {
+  private makeRoom(extraBytes: number, nowMs: number, keep = none): boolean {
     const limit = this.options.memoryLimitBytes;
     if (this.usedBytes + extraBytes <= limit) return true;
     if (this.options.evictionsDisabled) return false;
     const t = this.table;
     for (let slot = t.head; slot !== none && this.usedBytes + extraBytes > limit;) {
       const next = t.next[slot]!;
-      if (t.keys[slot] !== keep) this.evict(slot, nowMs);
+      if (slot !== keep) this.evict(slot, nowMs);
       slot = next;
     }
     return this.usedBytes + extraBytes <= limit;
@@ -575,7 +582,7 @@ export class Engine {
     if (t.expiresAtMs[slot] !== 0) s.evictedNonzero++;
     if (t.fetched[slot] === 0) { this.counters.evictedUnfetched++; s.evictedUnfetched++; }
     s.lastEvictedAgeS = Math.max(0, Math.floor((nowMs - t.lastAccessMs[slot]!) / 1000));
-    this.remove(t.keys[slot]!);
+    this.removeSlot(slot, t.keyOf(slot));
   }
 
   private fireDueFlush(nowMs: number): void {

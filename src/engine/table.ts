@@ -1,11 +1,15 @@
 // The item table: every item is a slot number; its fields live in parallel
-// typed arrays and its value in the ValueArena. A Map finds a key's slot. Per
-// item this costs the Map entry, the key string and ~70 bytes of arrays plus
-// the value's chunk, against ~350 bytes for an object + Buffer per item, and
-// the garbage collector sees one string per item instead of four objects.
+// typed arrays, and its key and value bytes (key first) in one chunk of the
+// ValueArena. An open-addressing hash index (linear probing, load <= 1/2,
+// backward-shift deletion) maps key bytes to slots. There is no JS object or
+// string per item: a million small items cost ~130 bytes each and give the
+// garbage collector nothing to trace.
 //
 // Invariants:
-// - A slot is live iff keys[slot] !== undefined; index.get(keys[slot]) === slot.
+// - Keys are latin1 strings (one char per byte), compared and hashed by their
+//   bytes; the hash is seeded per table.
+// - A slot is live iff valueLength[slot] >= 0 (a free slot holds -1); every
+//   live slot is in the index exactly once, under hash[slot].
 // - Recency is a doubly linked list through prev/next (-1 = none), head =
 //   least recently used; every live slot is on it exactly once.
 // - While a scan is open (scanDepth > 0), freed slots are held back and new
@@ -14,14 +18,32 @@
 //   during the scan lands beyond the limit; the WAL after the scan's start
 //   sequence has it anyway).
 
+import { randomInt } from 'node:crypto';
 import { ValueArena } from './arena.js';
 
 const initial_capacity = 1024;
 const none = -1;
 
+/** Seeded FNV-1a over a latin1 string, finished with murmur3's avalanche. */
+function hashString(key: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return avalanche(h);
+}
+
+function avalanche(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 export class ItemTable {
-  private readonly index = new Map<string, number>();
   private readonly arena = new ValueArena();
+  private readonly seed = randomInt(0x7fffffff) | 1;
+  /** Index buckets: slot + 1, or 0 when empty. Length is a power of two. */
+  private buckets = new Int32Array(0);
+  private mask = 0;
+  private count = 0;
   private capacity = 0;
   /** Slots ever used: slots >= used are free and never touched. */
   private used = 0;
@@ -29,8 +51,11 @@ export class ItemTable {
   private heldBack: number[] = [];
   private scanDepth = 0;
 
-  keys: Array<string | undefined> = [];
-  valueAddress = new Float64Array(0);
+  hash = new Uint32Array(0);
+  keyLength = new Uint16Array(0);
+  /** Arena address of the chunk holding the key then the value. */
+  chunk = new Float64Array(0);
+  /** Value bytes; -1 marks a free slot. */
   valueLength = new Int32Array(0);
   flags = new Uint32Array(0);
   expiresAtMs = new Float64Array(0);
@@ -38,7 +63,7 @@ export class ItemTable {
   seq = new Float64Array(0);
   lastAccessMs = new Float64Array(0);
   fetched = new Uint8Array(0);
-  /** The engine's memcached slab class id (for stats and charging). */
+  /** The engine's memcached slab class id (for stats). */
   slabClass = new Uint8Array(0);
   prev = new Int32Array(0);
   next = new Int32Array(0);
@@ -48,20 +73,35 @@ export class ItemTable {
   tail = none;
 
   constructor(expectedItems = initial_capacity) {
-    this.grow(Math.max(initial_capacity, expectedItems));
+    this.growSlots(Math.max(initial_capacity, expectedItems));
+    this.rebuildIndex(this.bucketsFor(this.capacity));
   }
 
-  get size(): number { return this.index.size; }
+  get size(): number { return this.count; }
 
   /** The slot of `key`, or -1. */
   slotOf(key: string): number {
-    const slot = this.index.get(key);
-    return slot === undefined ? none : slot;
+    const h = hashString(key, this.seed);
+    const buckets = this.buckets;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const slot = buckets[i]! - 1;
+      if (slot < 0) return none;
+      if (this.hash[slot] === h && this.keyEquals(slot, key)) return slot;
+    }
+  }
+
+  /** The key of a live slot (a new string each call). */
+  keyOf(slot: number): string {
+    const address = this.chunk[slot]!;
+    const at = this.arena.offsetOf(address);
+    return this.arena.bufferOf(address).toString('latin1', at, at + this.keyLength[slot]!);
   }
 
   /** Makes room for `count` items in total without growing again (before a bulk load). */
   reserve(count: number): void {
-    if (count > this.capacity) this.grow(count);
+    if (count > this.capacity) this.growSlots(count);
+    const wanted = this.bucketsFor(count);
+    if (wanted > this.buckets.length) this.rebuildIndex(wanted);
   }
 
   /**
@@ -69,26 +109,45 @@ export class ItemTable {
    * src[start, end), at the most recently used end. Other fields are the caller's.
    */
   insert(key: string, src: Buffer, start: number, end: number): number {
+    if ((this.count + 1) * 2 > this.buckets.length) this.rebuildIndex(this.buckets.length * 2);
     const slot = this.takeSlot();
-    this.keys[slot] = key;
-    this.index.set(key, slot);
-    this.storeValue(slot, src, start, end);
+    const h = hashString(key, this.seed);
+    const address = this.arena.alloc(key.length + end - start);
+    const buf = this.arena.bufferOf(address);
+    const at = this.arena.offsetOf(address);
+    writeLatin1(buf, at, key);
+    copyBytes(src, start, end, buf, at + key.length);
+    this.hash[slot] = h;
+    this.keyLength[slot] = key.length;
+    this.chunk[slot] = address;
+    this.valueLength[slot] = end - start;
     this.fetched[slot] = 0;
+    this.addToIndex(slot, h);
+    this.count++;
     this.pushMostRecent(slot);
     return slot;
   }
 
   /** Replaces the value of a live slot with src[start, end). */
   replaceValue(slot: number, src: Buffer, start: number, end: number): void {
-    this.arena.release(this.valueAddress[slot]!, this.valueLength[slot]!);
-    this.storeValue(slot, src, start, end);
+    const keyLength = this.keyLength[slot]!;
+    const old = this.chunk[slot]!;
+    const address = this.arena.alloc(keyLength + end - start);
+    const buf = this.arena.bufferOf(address);
+    const at = this.arena.offsetOf(address);
+    const oldAt = this.arena.offsetOf(old);
+    copyBytes(this.arena.bufferOf(old), oldAt, oldAt + keyLength, buf, at);
+    copyBytes(src, start, end, buf, at + keyLength);
+    this.arena.release(old, keyLength + this.valueLength[slot]!);
+    this.chunk[slot] = address;
+    this.valueLength[slot] = end - start;
   }
 
   remove(slot: number): void {
-    const key = this.keys[slot]!;
-    this.index.delete(key);
-    this.keys[slot] = undefined;
-    this.arena.release(this.valueAddress[slot]!, this.valueLength[slot]!);
+    this.removeFromIndex(slot);
+    this.count--;
+    this.arena.release(this.chunk[slot]!, this.keyLength[slot]! + this.valueLength[slot]!);
+    this.valueLength[slot] = none;
     this.unlinkRecency(slot);
     if (this.scanDepth > 0) this.heldBack.push(slot);
     else this.freeSlots.push(slot);
@@ -97,28 +156,32 @@ export class ItemTable {
   /** Removes every item (during a scan, slots are held back as remove() does). */
   clear(): void {
     for (let slot = this.head; slot !== none; slot = this.next[slot]!) {
-      this.arena.release(this.valueAddress[slot]!, this.valueLength[slot]!);
-      if (this.scanDepth > 0) {
-        this.keys[slot] = undefined;
-        this.heldBack.push(slot);
-      }
+      this.arena.release(this.chunk[slot]!, this.keyLength[slot]! + this.valueLength[slot]!);
+      this.valueLength[slot] = none;
+      if (this.scanDepth > 0) this.heldBack.push(slot);
     }
-    this.index.clear();
+    this.buckets.fill(0);
+    this.count = 0;
     this.head = none;
     this.tail = none;
     if (this.scanDepth > 0) return;
-    this.keys = [];
     this.freeSlots = [];
     this.heldBack = [];
     this.used = 0;
   }
 
-  /** The value's bytes: buffer(slot)[valueStart(slot), valueStart(slot) + valueLength[slot]). Valid until the next change. */
-  valueBuffer(slot: number): Buffer { return this.arena.bufferOf(this.valueAddress[slot]!); }
-  valueStart(slot: number): number { return this.arena.offsetOf(this.valueAddress[slot]!); }
+  /** The value's bytes: valueBuffer(slot)[valueStart(slot), valueStart(slot) + valueLength[slot]). Valid until the next change. */
+  valueBuffer(slot: number): Buffer { return this.arena.bufferOf(this.chunk[slot]!); }
+  valueStart(slot: number): number { return this.arena.offsetOf(this.chunk[slot]!) + this.keyLength[slot]!; }
 
   /** A copy of the value that stays valid whatever happens to the slot later. */
-  valueCopy(slot: number): Buffer { return this.arena.copyOut(this.valueAddress[slot]!, this.valueLength[slot]!); }
+  valueCopy(slot: number): Buffer {
+    const length = this.valueLength[slot]!;
+    const out = Buffer.allocUnsafe(length);
+    const at = this.valueStart(slot);
+    copyBytes(this.valueBuffer(slot), at, at + length, out, 0);
+    return out;
+  }
 
   moveToMostRecent(slot: number): void {
     if (this.tail === slot) return;
@@ -145,15 +208,53 @@ export class ItemTable {
   /** Every live slot is below this. */
   get slotLimit(): number { return this.used; }
 
-  isLive(slot: number): boolean { return slot < this.used && this.keys[slot] !== undefined; }
+  isLive(slot: number): boolean { return slot < this.used && this.valueLength[slot]! >= 0; }
 
   // ---- internals -----------------------------------------------------------
 
-  private storeValue(slot: number, src: Buffer, start: number, end: number): void {
-    const address = this.arena.alloc(end - start);
-    this.arena.write(address, src, start, end);
-    this.valueAddress[slot] = address;
-    this.valueLength[slot] = end - start;
+  private keyEquals(slot: number, key: string): boolean {
+    if (this.keyLength[slot] !== key.length) return false;
+    const address = this.chunk[slot]!;
+    const buf = this.arena.bufferOf(address);
+    const at = this.arena.offsetOf(address);
+    for (let i = 0; i < key.length; i++) if (buf[at + i] !== key.charCodeAt(i)) return false;
+    return true;
+  }
+
+  private addToIndex(slot: number, h: number): void {
+    let i = h & this.mask;
+    while (this.buckets[i] !== 0) i = (i + 1) & this.mask;
+    this.buckets[i] = slot + 1;
+  }
+
+  /** Linear-probing removal with backward shift: no tombstones, probe chains stay short. */
+  private removeFromIndex(slot: number): void {
+    const buckets = this.buckets;
+    const mask = this.mask;
+    let i = this.hash[slot]! & mask;
+    while (buckets[i] !== slot + 1) i = (i + 1) & mask;
+    for (let j = (i + 1) & mask; buckets[j] !== 0; j = (j + 1) & mask) {
+      const home = this.hash[buckets[j]! - 1]! & mask;
+      // The entry at j may move back to i unless its home lies cyclically in (i, j].
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!stays) {
+        buckets[i] = buckets[j]!;
+        i = j;
+      }
+    }
+    buckets[i] = 0;
+  }
+
+  private bucketsFor(items: number): number {
+    let n = 1024;
+    while (n < items * 2) n *= 2;
+    return n;
+  }
+
+  private rebuildIndex(size: number): void {
+    this.buckets = new Int32Array(size);
+    this.mask = size - 1;
+    for (let slot = 0; slot < this.used; slot++) if (this.valueLength[slot]! >= 0) this.addToIndex(slot, this.hash[slot]!);
   }
 
   private takeSlot(): number {
@@ -161,7 +262,7 @@ export class ItemTable {
       const reused = this.freeSlots.pop();
       if (reused !== undefined) return reused;
     }
-    if (this.used === this.capacity) this.grow(this.capacity * 2);
+    if (this.used === this.capacity) this.growSlots(this.capacity * 2);
     return this.used++;
   }
 
@@ -182,23 +283,44 @@ export class ItemTable {
     else this.tail = p;
   }
 
-  private grow(capacity: number): void {
-    const copy = <T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(old: T, make: (n: number) => T): T => {
+  private growSlots(capacity: number): void {
+    const used = this.used;
+    function grown<T extends Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array>(old: T, make: (n: number) => T): T {
       const next = make(capacity);
-      next.set(old.subarray(0, this.used) as never);
+      next.set(old.subarray(0, used) as never);
       return next;
-    };
-    this.valueAddress = copy(this.valueAddress, (n) => new Float64Array(n));
-    this.valueLength = copy(this.valueLength, (n) => new Int32Array(n));
-    this.flags = copy(this.flags, (n) => new Uint32Array(n));
-    this.expiresAtMs = copy(this.expiresAtMs, (n) => new Float64Array(n));
-    this.cas = copy(this.cas, (n) => new Float64Array(n));
-    this.seq = copy(this.seq, (n) => new Float64Array(n));
-    this.lastAccessMs = copy(this.lastAccessMs, (n) => new Float64Array(n));
-    this.fetched = copy(this.fetched, (n) => new Uint8Array(n));
-    this.slabClass = copy(this.slabClass, (n) => new Uint8Array(n));
-    this.prev = copy(this.prev, (n) => new Int32Array(n));
-    this.next = copy(this.next, (n) => new Int32Array(n));
+    }
+    this.hash = grown(this.hash, (n) => new Uint32Array(n));
+    this.keyLength = grown(this.keyLength, (n) => new Uint16Array(n));
+    this.chunk = grown(this.chunk, (n) => new Float64Array(n));
+    this.valueLength = grown(this.valueLength, (n) => new Int32Array(n));
+    this.flags = grown(this.flags, (n) => new Uint32Array(n));
+    this.expiresAtMs = grown(this.expiresAtMs, (n) => new Float64Array(n));
+    this.cas = grown(this.cas, (n) => new Float64Array(n));
+    this.seq = grown(this.seq, (n) => new Float64Array(n));
+    this.lastAccessMs = grown(this.lastAccessMs, (n) => new Float64Array(n));
+    this.fetched = grown(this.fetched, (n) => new Uint8Array(n));
+    this.slabClass = grown(this.slabClass, (n) => new Uint8Array(n));
+    this.prev = grown(this.prev, (n) => new Int32Array(n));
+    this.next = grown(this.next, (n) => new Int32Array(n));
     this.capacity = capacity;
   }
+}
+
+/** Writes a latin1 string's bytes at buf[at..] (short keys: a JS loop beats a call into C++). */
+function writeLatin1(buf: Buffer, at: number, s: string): void {
+  if (s.length > 32) {
+    buf.write(s, at, 'latin1');
+    return;
+  }
+  for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
+}
+
+/** src[start, end) to dst[at..] (short runs: a JS loop beats a call into C++). */
+function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): void {
+  if (end - start > 64) {
+    src.copy(dst, at, start, end);
+    return;
+  }
+  for (let i = start; i < end; i++) dst[at++] = src[i]!;
 }

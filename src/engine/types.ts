@@ -68,8 +68,8 @@ export interface EngineOptions {
 
 /** The state a snapshot holds and restores (dump/restore). */
 export interface EngineImage {
-  /** Calls `visit` once per item in order; a later item with the same key replaces an earlier one. */
-  forEachItem(visit: ItemVisitor): void;
+  /** Calls `visit` once per item in order (a later item with the same key replaces an earlier one); may finish asynchronously. */
+  forEachItem(visit: ItemVisitor): void | Promise<void>;
   /** How many items forEachItem will give, if known (lets the engine size its table once). */
   itemCount?: number;
   nextCas: number;

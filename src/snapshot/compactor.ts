@@ -15,7 +15,7 @@
 
 import { join } from 'node:path';
 import type { Disk } from '../wal/disk.js';
-import { listSnapshots, validateSnapshotInSlices, writeSnapshot, type SnapshotRef, type SnapshotSource } from './snapshot.js';
+import { listSnapshots, validateSnapshotFile, writeSnapshot, type SnapshotRef, type SnapshotSource } from './snapshot.js';
 
 export interface LogControl {
   /** The next record starts a new segment. */
@@ -66,7 +66,7 @@ export class Compactor {
         disk, dir: snapshotDir, source, serverVersion: this.opts.serverVersion, now: this.opts.now,
         beforeCommit: (endSeq) => this.opts.log.syncThrough(endSeq),
       });
-      const check = await validateSnapshotInSlices(await disk.readFile(written.path));
+      const check = await validateSnapshotFile(disk, written.path);
       if (!check.ok) throw new Error(`the snapshot just written does not validate: ${check.reason}`);
       this.validated.add(written.name);
       const { removedSnapshots, oldestKept } = await this.pruneSnapshots(written);
@@ -94,7 +94,7 @@ export class Compactor {
     let fallback: SnapshotRef | null = null;
     for (let i = older.length - 1; i >= 0; i--) {
       const ref = older[i]!;
-      if (this.validated.has(ref.name) || (await validateSnapshotInSlices(await disk.readFile(ref.path))).ok) {
+      if (this.validated.has(ref.name) || (await validateSnapshotFile(disk, ref.path)).ok) {
         this.validated.add(ref.name);
         fallback = ref;
         break;

@@ -123,6 +123,48 @@ const open_cas = ascii(',"c":');
 
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
+/** Value of each base64 alphabet byte (RFC 4648, standard alphabet), -1 for any other byte. */
+const base64_values = (() => {
+  const t = new Int8Array(256).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < alphabet.length; i++) t[alphabet.charCodeAt(i)] = i;
+  return t;
+})();
+
+/**
+ * Decodes canonical padded base64 at src[start, end) into dst from 0 (dst
+ * must hold 3/4 of the input); the decoded length, or -1 if the text is not
+ * exactly what Buffer#toString('base64') writes (then JSON.parse and the
+ * lenient decoder decide).
+ */
+function decodeBase64(src: Buffer, start: number, end: number, dst: Buffer): number {
+  const length = end - start;
+  if (length % 4 !== 0) return -1;
+  let pad = 0;
+  if (length > 0 && src[end - 1] === 0x3d) pad = src[end - 2] === 0x3d ? 2 : 1;
+  const full = end - (pad > 0 ? 4 : 0);
+  let out = 0;
+  for (let i = start; i < full; i += 4) {
+    const a = base64_values[src[i]!]!, b = base64_values[src[i + 1]!]!, c = base64_values[src[i + 2]!]!, d = base64_values[src[i + 3]!]!;
+    if ((a | b | c | d) < 0) return -1;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    dst[out++] = v >> 16;
+    dst[out++] = (v >> 8) & 0xff;
+    dst[out++] = v & 0xff;
+  }
+  if (pad > 0) {
+    const a = base64_values[src[full]!]!, b = base64_values[src[full + 1]!]!;
+    const c = pad === 1 ? base64_values[src[full + 2]!]! : 0;
+    if ((a | b | c) < 0) return -1;
+    const v = (a << 18) | (b << 12) | (c << 6);
+    dst[out++] = v >> 16;
+    if (pad === 1) dst[out++] = (v >> 8) & 0xff;
+    else if ((v >> 8) & 0xff) return -1; // non-canonical trailing bits
+    if (pad === 1 && (v & 0xff) !== 0) return -1;
+  }
+  return out;
+}
+
 /**
  * Reads the item line buf[at, nl) if it is laid out as ItemLineWriter writes
  * it (ASCII key without escapes, numbers of at most 15 digits) and visits it;
@@ -147,9 +189,9 @@ function readFastLine(buf: Buffer, at: number, nl: number, visit: ItemVisitor): 
   if (expiresAtMs < 0 || !startsWith(buf, digitsEnd, open_cas)) return false;
   const cas = readDigits(buf, digitsEnd + open_cas.length);
   if (cas < 0 || digitsEnd !== nl - 1 || buf[digitsEnd] !== 0x7d) return false;
-  const encoded = buf.toString('latin1', valueStart, valueEnd);
-  if (scratch.length < encoded.length) scratch = Buffer.allocUnsafe(encoded.length);
-  const length = scratch.write(encoded, 0, 'base64');
+  if (scratch.length < valueEnd - valueStart) scratch = Buffer.allocUnsafe(valueEnd - valueStart);
+  const length = decodeBase64(buf, valueStart, valueEnd, scratch);
+  if (length < 0) return false;
   visit(buf.toString('latin1', keyStart, q), scratch, 0, length, flags, expiresAtMs, cas);
   return true;
 }

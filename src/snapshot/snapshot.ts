@@ -18,7 +18,7 @@
 
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { Disk } from '../wal/disk.js';
+import type { Disk, DiskReader } from '../wal/disk.js';
 import type { EngineImage, ItemScan, ItemVisitor } from '../engine/types.js';
 import {
   encodeHeader, encodeTrailer, ItemLineWriter, parseHeader, parseItem, parseTrailer, readItemLines,
@@ -137,18 +137,25 @@ type Frame =
   | { ok: true; header: SnapshotHeader; trailer: SnapshotTrailer; itemsStart: number; itemsEnd: number }
   | { ok: false; reason: string };
 
-/** Header and trailer lines of a snapshot file. */
-function checkFrame(buf: Buffer): Frame {
-  const headerEnd = buf.indexOf(0x0a);
+/**
+ * Header and trailer lines of a snapshot file of `size` bytes, given its
+ * first bytes (`head`) and its last ones (`tail`, starting at `tailStart`);
+ * for a file in memory both are the whole file.
+ */
+function checkFrame(head: Buffer, tail: Buffer, tailStart: number, size: number): Frame {
+  const headerEnd = head.indexOf(0x0a);
   if (headerEnd < 0) return { ok: false, reason: 'no header line' };
-  const header = parseHeader(buf.toString('utf8', 0, headerEnd));
+  const header = parseHeader(head.toString('utf8', 0, headerEnd));
   if (!header) return { ok: false, reason: 'bad header' };
-  if (buf[buf.length - 1] !== 0x0a) return { ok: false, reason: 'no trailer (file ends mid-line)' };
-  const trailerStart = buf.lastIndexOf(0x0a, buf.length - 2) + 1;
+  if (tail[tail.length - 1] !== 0x0a) return { ok: false, reason: 'no trailer (file ends mid-line)' };
+  const lineStart = tail.lastIndexOf(0x0a, tail.length - 2) + 1;
+  if (lineStart === 0 && tailStart > 0) return { ok: false, reason: 'no valid trailer (last line too long)' };
+  const trailerStart = tailStart + lineStart;
   if (trailerStart <= headerEnd) return { ok: false, reason: 'no trailer' };
-  const trailer = parseTrailer(buf.toString('utf8', trailerStart, buf.length - 1));
+  const trailer = parseTrailer(tail.toString('utf8', lineStart, tail.length - 1));
   if (!trailer) return { ok: false, reason: 'no valid trailer' };
   if (trailer.endSeq !== undefined && trailer.endSeq < header.startSeq) return { ok: false, reason: 'trailer endSeq before the header startSeq' };
+  if (size !== tailStart + tail.length) return { ok: false, reason: 'file changed while read' };
   return { ok: true, header, trailer, itemsStart: headerEnd + 1, itemsEnd: trailerStart };
 }
 
@@ -166,27 +173,98 @@ function verdict(frame: Frame & { ok: true }, scan: BodyScan): Validation {
   return { ok: true, header: frame.header, items: frame.trailer.items, itemsStart: frame.itemsStart, itemsEnd: frame.itemsEnd };
 }
 
-/** Checks header, trailer, count and checksum without building items. */
+/** Checks header, trailer, count and checksum of a snapshot in memory, without building items. */
 export function validateSnapshot(buf: Buffer): Validation {
-  const frame = checkFrame(buf);
+  const frame = checkFrame(buf, buf, 0, buf.length);
   if (!frame.ok) return frame;
   const scan = { crc: 0, lines: 0 };
   scanBody(buf, frame.itemsStart, frame.itemsEnd, scan);
   return verdict(frame, scan);
 }
 
-const validate_slice_bytes = 4 * 1024 * 1024;
+/** Bytes read at a time when a snapshot file is streamed (validation, loading). */
+const stream_chunk_bytes = 4 * 1024 * 1024;
+/** How much of each end is read for the header and trailer lines (both are short). */
+const edge_bytes = 64 * 1024;
 
-/** validateSnapshot in slices, yielding to the event loop between them (used while serving). */
-export async function validateSnapshotInSlices(buf: Buffer): Promise<Validation> {
-  const frame = checkFrame(buf);
-  if (!frame.ok) return frame;
-  const scan = { crc: 0, lines: 0 };
-  for (let from = frame.itemsStart; from < frame.itemsEnd; from += validate_slice_bytes) {
-    scanBody(buf, from, Math.min(frame.itemsEnd, from + validate_slice_bytes), scan);
-    await new Promise((r) => setImmediate(r));
+/** The disk's ranged reader, or one over readFile for disks without ranged reads. */
+async function openReader(disk: Disk, path: string): Promise<DiskReader> {
+  if (disk.openReader) return disk.openReader(path);
+  const whole = await disk.readFile(path);
+  return {
+    size: whole.length,
+    read: async (into, offset, length, position) => whole.copy(into, offset, position, Math.min(whole.length, position + length)),
+    close: async () => {},
+  };
+}
+
+/** Exactly `length` bytes at `position` into into[offset..]; throws if the file is shorter. */
+async function readFully(reader: DiskReader, into: Buffer, offset: number, length: number, position: number): Promise<void> {
+  for (let done = 0; done < length;) {
+    const n = await reader.read(into, offset + done, length - done, position + done);
+    if (n === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += n;
   }
-  return verdict(frame, scan);
+}
+
+async function readSpan(reader: DiskReader, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  await readFully(reader, buf, 0, length, position);
+  return buf;
+}
+
+/**
+ * Checks a snapshot file as validateSnapshot does, streaming it in chunks
+ * (memory stays small whatever the file's size, and the event loop runs
+ * between chunks while a server is serving).
+ */
+export async function validateSnapshotFile(disk: Disk, path: string, chunkBytes = stream_chunk_bytes): Promise<Validation> {
+  const reader = await openReader(disk, path);
+  try {
+    const size = reader.size;
+    const head = await readSpan(reader, 0, Math.min(size, edge_bytes));
+    const tailStart = Math.max(0, size - edge_bytes);
+    const tail = await readSpan(reader, tailStart, size - tailStart);
+    const frame = checkFrame(head, tail, tailStart, size);
+    if (!frame.ok) return frame;
+    const scan = { crc: 0, lines: 0 };
+    const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(1, frame.itemsEnd - frame.itemsStart)));
+    for (let at = frame.itemsStart; at < frame.itemsEnd;) {
+      const n = Math.min(chunk.length, frame.itemsEnd - at);
+      await readFully(reader, chunk, 0, n, at);
+      scanBody(chunk, 0, n, scan);
+      at += n;
+    }
+    return verdict(frame, scan);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Visits the item lines of file bytes [from, to) (whole lines), reading them in chunks. */
+async function streamItemLines(disk: Disk, path: string, from: number, to: number, visit: ItemVisitor, chunkBytes: number): Promise<void> {
+  const reader = await openReader(disk, path);
+  try {
+    let work = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(1, to - from)));
+    let carry = 0;
+    for (let at = from; at < to;) {
+      if (carry === work.length) {
+        const bigger = Buffer.allocUnsafe(work.length * 2); // a line longer than a chunk
+        work.copy(bigger, 0, 0, carry);
+        work = bigger;
+      }
+      const n = Math.min(work.length - carry, to - at);
+      await readFully(reader, work, carry, n, at);
+      at += n;
+      const filled = carry + n;
+      const lineEnd = at === to ? filled : work.lastIndexOf(0x0a, filled - 1) + 1;
+      readItemLines(work, 0, lineEnd, visit);
+      carry = filled - lineEnd;
+      work.copy(work, 0, lineEnd, filled);
+    }
+  } finally {
+    await reader.close();
+  }
 }
 
 /** Items of a validated snapshot buffer, parsed lazily (tools; loading uses snapshotImage). */
@@ -201,10 +279,17 @@ export function* snapshotItems(buf: Buffer, itemsStart: number, itemsEnd: number
   }
 }
 
-/** A validated snapshot as an engine image: items are read when the engine restores them. */
-export function snapshotImage(buf: Buffer, header: SnapshotHeader, itemsStart: number, itemsEnd: number, items: number): EngineImage {
+/**
+ * A validated snapshot as an engine image: items are read when the engine
+ * restores them, from `source` (the file in memory, or streamed from disk).
+ */
+export function snapshotImage(
+  source: Buffer | { disk: Disk; path: string; chunkBytes?: number }, header: SnapshotHeader, itemsStart: number, itemsEnd: number, items: number,
+): EngineImage {
   return {
-    forEachItem: (visit) => readItemLines(buf, itemsStart, itemsEnd, visit),
+    forEachItem: (visit) => Buffer.isBuffer(source)
+      ? readItemLines(source, itemsStart, itemsEnd, visit)
+      : streamItemLines(source.disk, source.path, itemsStart, itemsEnd, visit, source.chunkBytes ?? stream_chunk_bytes),
     itemCount: items,
     nextCas: header.nextCas,
     lastSeq: header.startSeq,
@@ -218,12 +303,14 @@ export interface LoadedSnapshot { ref: SnapshotRef; header: SnapshotHeader; imag
  * The newest valid snapshot as an engine image, or null when there is none.
  * Invalid files are reported through `log` and skipped.
  */
-export async function loadNewestSnapshot(disk: Disk, dir: string, log: (m: string) => void): Promise<LoadedSnapshot | null> {
+export async function loadNewestSnapshot(
+  disk: Disk, dir: string, log: (m: string) => void, opts: { chunkBytes?: number } = {},
+): Promise<LoadedSnapshot | null> {
+  const chunkBytes = opts.chunkBytes ?? stream_chunk_bytes;
   const refs = await listSnapshots(disk, dir);
   for (let i = refs.length - 1; i >= 0; i--) {
     const ref = refs[i]!;
-    const buf = await disk.readFile(ref.path);
-    const v = validateSnapshot(buf);
+    const v = await validateSnapshotFile(disk, ref.path, chunkBytes);
     if (!v.ok) {
       log(`snapshot ${ref.path} is not usable (${v.reason}); trying an older one`);
       continue;
@@ -232,7 +319,7 @@ export async function loadNewestSnapshot(disk: Disk, dir: string, log: (m: strin
       log(`snapshot ${ref.path} names sequence ${ref.startSeq} but its header says ${v.header.startSeq}; trying an older one`);
       continue;
     }
-    return { ref, header: v.header, image: snapshotImage(buf, v.header, v.itemsStart, v.itemsEnd, v.items), items: v.items };
+    return { ref, header: v.header, image: snapshotImage({ disk, path: ref.path, chunkBytes }, v.header, v.itemsStart, v.itemsEnd, v.items), items: v.items };
   }
   return null;
 }

@@ -19,7 +19,17 @@ export interface DiskFile {
   close(): Promise<void>;
 }
 
+/** A file opened for reading at chosen positions. */
+export interface DiskReader {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into into[offset..]; returns the count (0 at the end). */
+  read(into: Buffer, offset: number, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 export interface Disk {
+  /** Ranged reads of a large file without holding it all in memory (optional: callers fall back to readFile). */
+  openReader?(path: string): Promise<DiskReader>;
   /** Opens for reading and writing, creating the file if `create`. */
   open(path: string, create: boolean): Promise<DiskFile>;
   readFile(path: string): Promise<Buffer>;
@@ -54,6 +64,15 @@ export const nodeDisk: Disk = {
   async open(path, create) {
     const flags = constants.O_RDWR | (create ? constants.O_CREAT : 0);
     return new NodeFile(await fsp.open(path, flags, 0o644));
+  },
+  async openReader(path) {
+    const handle = await fsp.open(path, 'r');
+    const { size } = await handle.stat();
+    return {
+      size,
+      read: async (into, offset, length, position) => (await handle.read(into, offset, length, position)).bytesRead,
+      close: () => handle.close(),
+    };
   },
   readFile: (path) => fsp.readFile(path),
   readdir: (path) => fsp.readdir(path),

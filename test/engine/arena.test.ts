@@ -111,7 +111,7 @@ describe('ItemTable scans', () => {
       const step = (n: number) => {
         for (const end = Math.min(limit, cursor + n); cursor < end; cursor++) {
           if (!t.isLive(cursor)) continue;
-          const key = t.keys[cursor]!;
+          const key = t.keyOf(cursor);
           const at = t.valueStart(cursor);
           const value = t.valueBuffer(cursor).toString('latin1', at, at + t.valueLength[cursor]!);
           visits.set(key, [...(visits.get(key) ?? []), value]);
@@ -150,7 +150,7 @@ describe('ItemTable scans', () => {
     t.remove(t.slotOf('k3')); // slot 3 is free before the scan starts
     const limit = t.openScan();
     const seen: string[] = [];
-    const visit = (slot: number) => { if (t.isLive(slot)) seen.push(t.keys[slot]!); };
+    const visit = (slot: number) => { if (t.isLive(slot)) seen.push(t.keyOf(slot)); };
     visit(0);
     t.remove(t.slotOf('k0'));
     t.insert('k5', v, 0, 1);
@@ -160,6 +160,27 @@ describe('ItemTable scans', () => {
     expect(seen).toEqual(['k0', 'k1', 'k2']);
   });
 
+  it('finds every key after random inserts and removals across index growth (property)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 3000 })), { maxLength: 4000 }), (ops) => {
+      const t = new ItemTable(4);
+      const model = new Map<string, number>();
+      const value = Buffer.from('v');
+      for (const [add, n] of ops) {
+        const key = `key:${n}`;
+        const slot = t.slotOf(key);
+        expect(slot >= 0).toBe(model.has(key));
+        if (add && slot < 0) model.set(key, t.insert(key, value, 0, 1));
+        if (!add && slot >= 0) { t.remove(slot); model.delete(key); }
+      }
+      expect(t.size).toBe(model.size);
+      for (const [key, slot] of model) {
+        expect(t.slotOf(key)).toBe(slot);
+        expect(t.keyOf(slot)).toBe(key);
+      }
+      for (let n = 0; n <= 3000; n++) if (!model.has(`key:${n}`)) expect(t.slotOf(`key:${n}`)).toBe(-1);
+    }), { numRuns: 40 });
+  });
+
   it('keeps the recency list in use order', () => {
     const t = new ItemTable(2);
     const one = Buffer.from('x');
@@ -167,8 +188,8 @@ describe('ItemTable scans', () => {
     t.moveToMostRecent(slots[0]!);
     t.remove(slots[1]!);
     const order: string[] = [];
-    for (let s = t.head; s !== -1; s = t.next[s]!) order.push(t.keys[s]!);
+    for (let s = t.head; s !== -1; s = t.next[s]!) order.push(t.keyOf(s));
     expect(order).toEqual(['c', 'a']);
-    expect(t.keys[t.tail]).toBe('a');
+    expect(t.keyOf(t.tail)).toBe('a');
   });
 });

@@ -114,7 +114,7 @@ async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) =
     for (const name of await disk.readdir(SNAP)) if (name.endsWith('.tmp')) await disk.unlink(join(SNAP, name));
   }
   const snapshot = await loadNewestSnapshot(disk, SNAP, log);
-  if (snapshot) engine.restore(snapshot.image);
+  if (snapshot) await engine.restore(snapshot.image);
   const report = await recoverWal({
     disk, walDir: WAL, afterSeq: snapshot?.header.startSeq ?? 0, repair: false,
     onRecord: (effect) => engine.applyEffect(effect), log,

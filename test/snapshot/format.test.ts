@@ -48,6 +48,9 @@ describe('item lines', () => {
       '{"k":"esc\\"aped\\\\","v":"AA==","f":1,"e":2,"c":3}',
       '{"k":"big","v":"","f":0,"e":1234567890123456,"c":9007199254740991}',
       '{"k":"\\u00e9t\\u00e9","v":"/w==","f":0,"e":0,"c":4}',
+      '{"k":"unpadded","v":"aGk","f":0,"e":0,"c":5}',
+      '{"k":"stray-bits","v":"aGl=","f":0,"e":0,"c":6}',
+      '{"k":"not-base64","v":"a$b%","f":0,"e":0,"c":7}',
     ];
     const got = readAll(Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8'));
     expect(got).toEqual(lines.map((l) => parseItem(l)));

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, readdir, writeFile, truncate } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, writeFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeDisk } from '../../src/wal/disk.js';
 import {
@@ -23,9 +23,9 @@ function write(source: FakeSource, dir = tmp.snapDir, beforeCommit: (endSeq: num
   return writeSnapshot({ disk: nodeDisk, dir, source, serverVersion: 'test-1.2.3', now: () => fixedNow, beforeCommit });
 }
 
-function itemsOf(loaded: LoadedSnapshot): Map<string, SnapshotItem> {
+async function itemsOf(loaded: LoadedSnapshot): Promise<Map<string, SnapshotItem>> {
   const out = new Map<string, SnapshotItem>();
-  loaded.image.forEachItem((key, value, start, end, flags, expiresAtMs, cas) => {
+  await loaded.image.forEachItem((key, value, start, end, flags, expiresAtMs, cas) => {
     expect(out.has(key), `duplicate key ${JSON.stringify(key)}`).toBe(false);
     out.set(key, { key, value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas });
   });
@@ -86,7 +86,7 @@ describe('writeSnapshot + loadNewestSnapshot round trip', () => {
     expect(loaded.image.lastSeq).toBe(4242);
     expect(loaded.image.nextCas).toBe(2 ** 41);
     expect(loaded.image.pendingFlushAtMs).toBe(1_950_000_000_000);
-    expectSameItems(itemsOf(loaded), map);
+    expectSameItems(await itemsOf(loaded), map);
   });
 
   it('an empty source gives a valid snapshot with no items', async () => {
@@ -95,7 +95,7 @@ describe('writeSnapshot + loadNewestSnapshot round trip', () => {
     const loaded = await loadOrFail();
     expect(loaded.items).toBe(0);
     expect(loaded.header.startSeq).toBe(0);
-    expect(itemsOf(loaded).size).toBe(0);
+    expect((await itemsOf(loaded)).size).toBe(0);
   });
 
   it('round-trips arbitrary latin1 keys and binary values (property)', async () => {
@@ -116,10 +116,26 @@ describe('writeSnapshot + loadNewestSnapshot round trip', () => {
         const loaded = await loadOrFail(dir);
         expect(loaded.header.startSeq).toBe(seq);
         expect(loaded.items).toBe(items.length);
-        expectSameItems(itemsOf(loaded), map);
+        expectSameItems(await itemsOf(loaded), map);
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('streams the file in chunks of any size, lines longer than a chunk included (property)', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 20 }), fc.uint8Array({ maxLength: 2000 })), { maxLength: 30 }),
+      fc.constantFrom(1, 7, 64, 333, 4096),
+      async (pairs, chunkBytes) => {
+        const map = new Map<string, SnapshotItem>();
+        pairs.forEach(([k, v], i) => map.set(k, { key: k, value: Buffer.from(v), flags: i, expiresAtMs: 0, cas: i + 1 }));
+        await rm(tmp.snapDir, { recursive: true, force: true });
+        await write(fakeSource(map, { lastSeq: 9 }));
+        const loaded = await loadNewestSnapshot(nodeDisk, tmp.snapDir, () => {}, { chunkBytes });
+        expect(loaded).not.toBeNull();
+        expectSameItems(await itemsOf(loaded!), map);
+      },
+    ), { numRuns: 40 });
   });
 
   it('items deleted from the source while the write is in progress are simply absent', async () => {
@@ -137,7 +153,7 @@ describe('writeSnapshot + loadNewestSnapshot round trip', () => {
     expect(deleted.length).toBe(3000);
     // Deletion landed mid-write: the early items were read before it, the late ones after.
     expect(written.items).toBe(3000);
-    const loaded = itemsOf(await loadOrFail());
+    const loaded = await itemsOf(await loadOrFail());
     expect(loaded.size).toBe(3000);
     for (const k of deleted) expect(loaded.has(k)).toBe(false);
     for (const k of keysBefore) if (!deleted.includes(k)) expect(loaded.get(k)?.value.toString()).toBe(map.get(k)!.value.toString());
@@ -315,7 +331,7 @@ describe('loadNewestSnapshot fallback', () => {
     const loaded = await loadOrFail(tmp.snapDir, logs);
     expect(loaded.ref.name).toBe(b.name);
     expect(loaded.header.nextCas).toBe(200);
-    expectSameItems(itemsOf(loaded), newer);
+    expectSameItems(await itemsOf(loaded), newer);
     expect(logs).toEqual([]);
     // Files that do not follow the naming pattern are ignored.
     await writeFile(join(tmp.snapDir, '99999999999999999999.jsonl.tmp'), 'partial');
@@ -340,7 +356,7 @@ describe('loadNewestSnapshot fallback', () => {
       expect(loaded.ref.name).toBe(a.name);
       expect(loaded.header.startSeq).toBe(10);
       expect(loaded.image.lastSeq).toBe(10);
-      expectSameItems(itemsOf(loaded), older);
+      expectSameItems(await itemsOf(loaded), older);
       expect(logs).toHaveLength(1);
       expect(logs[0]).toContain(b.path);
       expect(logs[0]).toMatch(/not usable/);
