@@ -101,7 +101,9 @@ export async function replayTo(opts: ReplayOptions): Promise<ReplayResult> {
     if (unproven) {
       // Items changed after the snapshot started carry a CAS at or above its header's nextCas.
       const checkMap = new Map<number, string>();
-      image.forEachItem((key, _v, _s, _e, _f, _x, cas) => { if (cas >= check.header.nextCas) checkMap.set(cas, key); });
+      image.forEachItem((key, keyStart, keyEnd, _v, _s, _e, _f, _x, cas) => {
+        if (cas >= check.header.nextCas) checkMap.set(cas, key.toString('latin1', keyStart, keyEnd));
+      });
       leakCheck = checkMap;
     }
   }

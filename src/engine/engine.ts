@@ -305,8 +305,12 @@ export class Engine {
     if (image.itemCount !== undefined) this.table.reserve(image.itemCount);
     let nextCas = Math.max(this.nextCas, image.nextCas);
     const seq = image.lastSeq;
-    await image.forEachItem((key, value, start, end, flags, expiresAtMs, cas) => {
-      this.link(key, value, start, end, flags, expiresAtMs, cas, seq, 0);
+    const t = this.table;
+    await image.forEachItem((keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
+      let slot = t.slotOfBytes(keyBytes, keyStart, keyEnd);
+      if (slot === none) slot = t.insertBytes(keyBytes, keyStart, keyEnd, value, start, end);
+      else this.replace(slot, value, start, end);
+      this.fill(slot, keyEnd - keyStart, end - start, flags, expiresAtMs, cas, seq, 0);
       if (cas >= nextCas) nextCas = cas + 1;
     });
     this.nextCas = nextCas;
@@ -464,17 +468,25 @@ export class Engine {
 
   /** Makes value[start, end) with these fields current for `key`, replacing its item if it has one. */
   private link(key: string, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number): void {
+    let slot = this.table.slotOf(key);
+    if (slot === none) slot = this.table.insert(key, value, start, end);
+    else this.replace(slot, value, start, end);
+    this.fill(slot, key.length, end - start, flags, expiresAtMs, cas, seq, nowMs);
+  }
+
+  /** A new value for a live slot, as the most recent and not yet fetched; its fields are fill()'s. */
+  private replace(slot: number, value: Buffer, start: number, end: number): void {
     const t = this.table;
-    let slot = t.slotOf(key);
-    if (slot !== none) {
-      this.uncount(slot);
-      t.replaceValue(slot, value, start, end);
-      t.moveToMostRecent(slot);
-      t.fetched[slot] = 0;
-    } else {
-      slot = t.insert(key, value, start, end);
-    }
-    const total = itemTotalBytes(key.length, end - start, flags);
+    this.uncount(slot);
+    t.replaceValue(slot, value, start, end);
+    t.moveToMostRecent(slot);
+    t.fetched[slot] = 0;
+  }
+
+  /** Sets a just linked slot's fields and counts its bytes against -m and its slab class. */
+  private fill(slot: number, keyLength: number, valueLength: number, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number): void {
+    const t = this.table;
+    const total = itemTotalBytes(keyLength, valueLength, flags);
     const cls = slabClassFor(total);
     t.flags[slot] = flags;
     t.expiresAtMs[slot] = expiresAtMs;

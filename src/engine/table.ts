@@ -31,6 +31,13 @@ function hashString(key: string, seed: number): number {
   return avalanche(h);
 }
 
+/** hashString of the latin1 string whose bytes are buf[start, end). */
+function hashBytes(buf: Buffer, start: number, end: number, seed: number): number {
+  let h = seed;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return avalanche(h);
+}
+
 function avalanche(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
@@ -40,7 +47,11 @@ function avalanche(h: number): number {
 export class ItemTable {
   private readonly arena = new ValueArena();
   private readonly seed = randomInt(0x7fffffff) | 1;
-  /** Index buckets: slot + 1, or 0 when empty. Length is a power of two. */
+  /**
+   * Index buckets, two Int32s each: slot + 1 (0 = empty) and the slot's hash,
+   * side by side so a probe compares hashes without touching another array.
+   * The bucket count is a power of two.
+   */
   private buckets = new Int32Array(0);
   private mask = 0;
   private count = 0;
@@ -84,9 +95,20 @@ export class ItemTable {
     const h = hashString(key, this.seed);
     const buckets = this.buckets;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const slot = buckets[i]! - 1;
+      const slot = buckets[2 * i]! - 1;
       if (slot < 0) return none;
-      if (this.hash[slot] === h && this.keyEquals(slot, key)) return slot;
+      if (buckets[2 * i + 1] === (h | 0) && this.keyEquals(slot, key)) return slot;
+    }
+  }
+
+  /** The slot of the key whose latin1 bytes are buf[start, end), or -1. */
+  slotOfBytes(buf: Buffer, start: number, end: number): number {
+    const h = hashBytes(buf, start, end, this.seed);
+    const buckets = this.buckets;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const slot = buckets[2 * i]! - 1;
+      if (slot < 0) return none;
+      if (buckets[2 * i + 1] === (h | 0) && this.keyBytesEqual(slot, buf, start, end)) return slot;
     }
   }
 
@@ -101,7 +123,7 @@ export class ItemTable {
   reserve(count: number): void {
     if (count > this.capacity) this.growSlots(count);
     const wanted = this.bucketsFor(count);
-    if (wanted > this.buckets.length) this.rebuildIndex(wanted);
+    if (wanted > this.bucketCount) this.rebuildIndex(wanted);
   }
 
   /**
@@ -109,22 +131,19 @@ export class ItemTable {
    * src[start, end), at the most recently used end. Other fields are the caller's.
    */
   insert(key: string, src: Buffer, start: number, end: number): number {
-    if ((this.count + 1) * 2 > this.buckets.length) this.rebuildIndex(this.buckets.length * 2);
-    const slot = this.takeSlot();
-    const h = hashString(key, this.seed);
-    const address = this.arena.alloc(key.length + end - start);
-    const buf = this.arena.bufferOf(address);
-    const at = this.arena.offsetOf(address);
-    writeLatin1(buf, at, key);
-    copyBytes(src, start, end, buf, at + key.length);
-    this.hash[slot] = h;
-    this.keyLength[slot] = key.length;
-    this.chunk[slot] = address;
-    this.valueLength[slot] = end - start;
-    this.fetched[slot] = 0;
-    this.addToIndex(slot, h);
-    this.count++;
-    this.pushMostRecent(slot);
+    const slot = this.newSlot(hashString(key, this.seed), key.length, end - start);
+    const at = this.keyStart(slot);
+    writeLatin1(this.valueBuffer(slot), at, key);
+    copyBytes(src, start, end, this.valueBuffer(slot), at + key.length);
+    return slot;
+  }
+
+  /** insert() for the key whose latin1 bytes are keyBuf[keyStart, keyEnd). */
+  insertBytes(keyBuf: Buffer, keyStart: number, keyEnd: number, src: Buffer, start: number, end: number): number {
+    const slot = this.newSlot(hashBytes(keyBuf, keyStart, keyEnd, this.seed), keyEnd - keyStart, end - start);
+    const at = this.keyStart(slot);
+    copyBytes(keyBuf, keyStart, keyEnd, this.valueBuffer(slot), at);
+    copyBytes(src, start, end, this.valueBuffer(slot), at + keyEnd - keyStart);
     return slot;
   }
 
@@ -212,6 +231,34 @@ export class ItemTable {
 
   // ---- internals -----------------------------------------------------------
 
+  /** A live, indexed, most recent slot with room for the key and value bytes (not yet written). */
+  private newSlot(h: number, keyLength: number, valueLength: number): number {
+    if ((this.count + 1) * 2 > this.bucketCount) this.rebuildIndex(this.bucketCount * 2);
+    const slot = this.takeSlot();
+    this.hash[slot] = h;
+    this.keyLength[slot] = keyLength;
+    this.chunk[slot] = this.arena.alloc(keyLength + valueLength);
+    this.valueLength[slot] = valueLength;
+    this.fetched[slot] = 0;
+    this.addToIndex(slot, h);
+    this.count++;
+    this.pushMostRecent(slot);
+    return slot;
+  }
+
+  private keyStart(slot: number): number { return this.arena.offsetOf(this.chunk[slot]!); }
+
+  private get bucketCount(): number { return this.buckets.length >> 1; }
+
+  private keyBytesEqual(slot: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.keyLength[slot] !== end - start) return false;
+    const address = this.chunk[slot]!;
+    const own = this.arena.bufferOf(address);
+    const at = this.arena.offsetOf(address) - start;
+    for (let i = start; i < end; i++) if (own[at + i] !== buf[i]) return false;
+    return true;
+  }
+
   private keyEquals(slot: number, key: string): boolean {
     if (this.keyLength[slot] !== key.length) return false;
     const address = this.chunk[slot]!;
@@ -223,8 +270,9 @@ export class ItemTable {
 
   private addToIndex(slot: number, h: number): void {
     let i = h & this.mask;
-    while (this.buckets[i] !== 0) i = (i + 1) & this.mask;
-    this.buckets[i] = slot + 1;
+    while (this.buckets[2 * i] !== 0) i = (i + 1) & this.mask;
+    this.buckets[2 * i] = slot + 1;
+    this.buckets[2 * i + 1] = h;
   }
 
   /** Linear-probing removal with backward shift: no tombstones, probe chains stay short. */
@@ -232,17 +280,18 @@ export class ItemTable {
     const buckets = this.buckets;
     const mask = this.mask;
     let i = this.hash[slot]! & mask;
-    while (buckets[i] !== slot + 1) i = (i + 1) & mask;
-    for (let j = (i + 1) & mask; buckets[j] !== 0; j = (j + 1) & mask) {
-      const home = this.hash[buckets[j]! - 1]! & mask;
+    while (buckets[2 * i] !== slot + 1) i = (i + 1) & mask;
+    for (let j = (i + 1) & mask; buckets[2 * j] !== 0; j = (j + 1) & mask) {
+      const home = buckets[2 * j + 1]! & mask;
       // The entry at j may move back to i unless its home lies cyclically in (i, j].
       const stays = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!stays) {
-        buckets[i] = buckets[j]!;
+        buckets[2 * i] = buckets[2 * j]!;
+        buckets[2 * i + 1] = buckets[2 * j + 1]!;
         i = j;
       }
     }
-    buckets[i] = 0;
+    buckets[2 * i] = 0;
   }
 
   private bucketsFor(items: number): number {
@@ -252,7 +301,7 @@ export class ItemTable {
   }
 
   private rebuildIndex(size: number): void {
-    this.buckets = new Int32Array(size);
+    this.buckets = new Int32Array(2 * size);
     this.mask = size - 1;
     for (let slot = 0; slot < this.used; slot++) if (this.valueLength[slot]! >= 0) this.addToIndex(slot, this.hash[slot]!);
   }

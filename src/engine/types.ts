@@ -26,6 +26,15 @@ export interface ItemView {
  */
 export type ItemVisitor = (key: string, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number) => void;
 
+/**
+ * Receives one item of an image being restored: the key is the latin1 string
+ * whose bytes are keyBytes[keyStart, keyEnd), the value value[start, end)
+ * (views valid only during the call).
+ */
+export type ImageItemVisitor = (
+  keyBytes: Buffer, keyStart: number, keyEnd: number, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number,
+) => void;
+
 /** A walk over the live items that yields between steps (snapshots, dumps). */
 export interface ItemScan {
   /** Visits the live items among the next `maxSlots` slots; false once the walk is complete. */
@@ -69,7 +78,7 @@ export interface EngineOptions {
 /** The state a snapshot holds and restores (dump/restore). */
 export interface EngineImage {
   /** Calls `visit` once per item in order (a later item with the same key replaces an earlier one); may finish asynchronously. */
-  forEachItem(visit: ItemVisitor): void | Promise<void>;
+  forEachItem(visit: ImageItemVisitor): void | Promise<void>;
   /** How many items forEachItem will give, if known (lets the engine size its table once). */
   itemCount?: number;
   nextCas: number;

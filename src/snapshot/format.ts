@@ -18,7 +18,7 @@
 // records after S over it gives the exact state, because records are
 // idempotent states.
 
-import type { ItemVisitor } from '../engine/types.js';
+import type { ImageItemVisitor, ItemVisitor } from '../engine/types.js';
 
 export const snapshot_format = 'memcached-lite-snapshot';
 export const snapshot_version = 1;
@@ -170,7 +170,7 @@ function decodeBase64(src: Buffer, start: number, end: number, dst: Buffer): num
  * it (ASCII key without escapes, numbers of at most 15 digits) and visits it;
  * false if it is not (then JSON.parse decides).
  */
-function readFastLine(buf: Buffer, at: number, nl: number, visit: ItemVisitor): boolean {
+function readFastLine(buf: Buffer, at: number, nl: number, visit: ImageItemVisitor): boolean {
   if (!startsWith(buf, at, open_key)) return false;
   const keyStart = at + open_key.length;
   let q = keyStart;
@@ -192,12 +192,12 @@ function readFastLine(buf: Buffer, at: number, nl: number, visit: ItemVisitor): 
   if (scratch.length < valueEnd - valueStart) scratch = Buffer.allocUnsafe(valueEnd - valueStart);
   const length = decodeBase64(buf, valueStart, valueEnd, scratch);
   if (length < 0) return false;
-  visit(buf.toString('latin1', keyStart, q), scratch, 0, length, flags, expiresAtMs, cas);
+  visit(buf, keyStart, q, scratch, 0, length, flags, expiresAtMs, cas);
   return true;
 }
 
 /** Visits every item line in buf[from, to) (whole lines); throws naming the byte offset of a line that is not an item. */
-export function readItemLines(buf: Buffer, from: number, to: number, visit: ItemVisitor): void {
+export function readItemLines(buf: Buffer, from: number, to: number, visit: ImageItemVisitor): void {
   let at = from;
   while (at < to) {
     let nl = buf.indexOf(0x0a, at);
@@ -205,7 +205,8 @@ export function readItemLines(buf: Buffer, from: number, to: number, visit: Item
     if (!readFastLine(buf, at, nl, visit)) {
       const item = parseItem(buf.toString('utf8', at, nl));
       if (!item) throw new Error(`bad item line at byte ${at}`);
-      visit(item.key, item.value, 0, item.value.length, item.flags, item.expiresAtMs, item.cas);
+      const key = Buffer.from(item.key, 'latin1');
+      visit(key, 0, key.length, item.value, 0, item.value.length, item.flags, item.expiresAtMs, item.cas);
     }
     at = nl + 1;
   }

@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Disk, DiskReader } from '../wal/disk.js';
-import type { EngineImage, ItemScan, ItemVisitor } from '../engine/types.js';
+import type { EngineImage, ImageItemVisitor, ItemScan, ItemVisitor } from '../engine/types.js';
 import {
   encodeHeader, encodeTrailer, ItemLineWriter, parseHeader, parseItem, parseTrailer, readItemLines,
   snapshot_file_pattern, snapshotName, type SnapshotHeader, type SnapshotItem, type SnapshotTrailer,
@@ -242,7 +242,7 @@ export async function validateSnapshotFile(disk: Disk, path: string, chunkBytes 
 }
 
 /** Visits the item lines of file bytes [from, to) (whole lines), reading them in chunks. */
-async function streamItemLines(disk: Disk, path: string, from: number, to: number, visit: ItemVisitor, chunkBytes: number): Promise<void> {
+async function streamItemLines(disk: Disk, path: string, from: number, to: number, visit: ImageItemVisitor, chunkBytes: number): Promise<void> {
   const reader = await openReader(disk, path);
   try {
     let work = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(1, to - from)));

@@ -26,8 +26,8 @@ function writeAll(items: SnapshotItem[]): Buffer {
 
 function readAll(buf: Buffer): SnapshotItem[] {
   const out: SnapshotItem[] = [];
-  readItemLines(buf, 0, buf.length, (key, value, start, end, flags, expiresAtMs, cas) => {
-    out.push({ key, value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas });
+  readItemLines(buf, 0, buf.length, (keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
+    out.push({ key: keyBytes.toString('latin1', keyStart, keyEnd), value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas });
   });
   return out;
 }

@@ -25,7 +25,8 @@ function write(source: FakeSource, dir = tmp.snapDir, beforeCommit: (endSeq: num
 
 async function itemsOf(loaded: LoadedSnapshot): Promise<Map<string, SnapshotItem>> {
   const out = new Map<string, SnapshotItem>();
-  await loaded.image.forEachItem((key, value, start, end, flags, expiresAtMs, cas) => {
+  await loaded.image.forEachItem((keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
+    const key = keyBytes.toString('latin1', keyStart, keyEnd);
     expect(out.has(key), `duplicate key ${JSON.stringify(key)}`).toBe(false);
     out.set(key, { key, value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas });
   });
