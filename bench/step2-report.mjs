@@ -48,7 +48,7 @@ for (const s of startups) {
   s.problems = [];
   if (s.items !== ITEMS) s.problems.push(`holds ${s.items} items, expected ${ITEMS}`);
   if (s.server === 'lite') {
-    const m = /recovered (\d+) items from snapshot (\S+) \((\d+) items\) and (\d+) WAL records in (\d+) segments \((\d+) ms\)/.exec(log);
+    const m = /recovered (\d+) items from snapshot (\S+) \((\d+) items\) and (\d+) WAL records in (\d+) segments \((\d+) ms[^)]*\)/.exec(log);
     if (!m) s.problems.push('no "recovered ... from snapshot ... and ... WAL records" line');
     else {
       s.recovery = { items: +m[1], snapshot: m[2], snapshot_items: +m[3], wal_records: +m[4], wal_segments: +m[5], internal_ms: +m[6] };
@@ -229,7 +229,7 @@ if (disk.inspect_exit_status_after !== 0) anomalies.push(`memcached-lite inspect
 const sets = readJson(res('lite-sets.json'));
 const spot = readJson(res('lite-spotcheck.json'));
 if (spot && spot.bad) anomalies.push(`value spot check: ${spot.bad} of ${spot.sample} keys wrong (${spot.bad_keys.join(', ')})`);
-const recoveredRe = /recovered (\d+) items from snapshot (\S+) \((\d+) items\) and (\d+) WAL records in (\d+) segments \((\d+) ms\)/;
+const recoveredRe = /recovered (\d+) items from snapshot (\S+) \((\d+) items\) and (\d+) WAL records in (\d+) segments \((\d+) ms[^)]*\)/;
 const asloadedProbe = readJson(res('lite-asloaded-probe.json'));
 const am = recoveredRe.exec(readText(join(logDir, 'lite-asloaded.server.log')));
 const walAfterLoad = readText(join(logDir, 'lite-after-load.ls')).split('\n').filter((l) => /\d{20}\.wal/.test(l)).map((l) => l.trim());

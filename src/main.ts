@@ -68,13 +68,14 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
   const snapshotDir = join(dataDir, 'snapshots');
   await removeStaleTempFiles(snapshotDir);
   const snapshot = await restoreNewestSnapshot(engine, snapshotDir, (m) => log(0, m));
+  const snapshotMs = Date.now() - started;
   const report = await recoverWal({
     disk: nodeDisk, walDir, afterSeq: snapshot?.startSeq ?? 0, repair: options.repairWal,
     onRecord: (effect) => engine.applyEffect(effect),
     log: (m) => log(0, m),
   });
   const fromSnapshot = snapshot ? `snapshot ${snapshot.name} (${snapshot.items} items) and ` : '';
-  log(0, `recovered ${engine.itemCount} items from ${fromSnapshot}${report.recordsApplied} WAL records in ${report.segments} segments (${Date.now() - started} ms)`);
+  log(0, `recovered ${engine.itemCount} items from ${fromSnapshot}${report.recordsApplied} WAL records in ${report.segments} segments (${Date.now() - started} ms: snapshot ${snapshotMs} ms, WAL ${Date.now() - started - snapshotMs} ms)`);
 
   let olderBytes = 0;
   for (const s of await listSegments(nodeDisk, walDir)) if (s.path !== report.tail?.segment.path) olderBytes += await nodeDisk.size(s.path);

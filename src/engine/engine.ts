@@ -107,7 +107,7 @@ export class Engine {
       this.counters.getHits++;
       this.stat(slot).getHits++;
     }
-    this.table.fetched[slot] = 1;
+    this.table.setFetched(slot, 1);
     this.bump(slot, nowMs);
     return this.view(key, slot);
   }
@@ -123,12 +123,12 @@ export class Engine {
     switch (mode) {
       case 'add':
         this.bump(old, nowMs);
-        return { status: 'NOT_STORED', seq: t.seq[old]! };
+        return { status: 'NOT_STORED', seq: t.seq(old) };
       case 'cas':
-        if (casUnique === 0n || casUnique !== BigInt(t.cas[old]!)) {
+        if (casUnique === 0n || casUnique !== BigInt(t.cas(old))) {
           this.counters.casBadval++;
           this.stat(old).casBadval++;
-          return { status: 'EXISTS', seq: t.seq[old]! };
+          return { status: 'EXISTS', seq: t.seq(old) };
         }
         this.counters.casHits++;
         this.stat(old).casHits++;
@@ -137,10 +137,10 @@ export class Engine {
       case 'prepend': {
         const current = t.valueCopy(old);
         const combined = mode === 'append' ? Buffer.concat([current, value]) : Buffer.concat([value, current]);
-        if (itemTotalBytes(key.length, combined.length, t.flags[old]!) > this.options.itemSizeMaxBytes) {
-          return { status: 'NOT_STORED', seq: t.seq[old]! };
+        if (itemTotalBytes(key.length, combined.length, t.flags(old)) > this.options.itemSizeMaxBytes) {
+          return { status: 'NOT_STORED', seq: t.seq(old) };
         }
-        return this.put(key, combined, t.flags[old]!, t.expiresAtMs[old]!, nowMs, old);
+        return this.put(key, combined, t.flags(old), t.expiresAtMs(old), nowMs, old);
       }
       case 'set':
       case 'replace': {
@@ -202,14 +202,14 @@ export class Engine {
       return { status: 'NOT_FOUND', seq: this.removalSeqValue };
     }
     const t = this.table;
-    const length = t.valueLength[slot]!;
+    const length = t.valueLength(slot);
     const start = t.valueStart(slot);
     const current = length === 0 ? null : safeStrtoull(t.valueBuffer(slot).subarray(start, start + length));
-    if (current === null) return { status: 'NON_NUMERIC', seq: t.seq[slot]! };
+    if (current === null) return { status: 'NON_NUMERIC', seq: t.seq(slot) };
     const next = incr ? (current + amount) & u64_max : (amount > current ? 0n : current - amount);
     if (incr) { this.counters.incrHits++; this.stat(slot).incrHits++; }
     else { this.counters.decrHits++; this.stat(slot).decrHits++; }
-    const result = this.put(key, deltaValue(next, length), t.flags[slot]!, t.expiresAtMs[slot]!, nowMs, slot);
+    const result = this.put(key, deltaValue(next, length), t.flags(slot), t.expiresAtMs(slot), nowMs, slot);
     if (result.status !== 'STORED') return { status: 'NO_MEMORY', seq: result.seq };
     return { status: 'VALUE', value: next, seq: result.seq };
   }
@@ -226,7 +226,7 @@ export class Engine {
     this.stat(slot).touchHits++;
     this.setExpiry(key, slot, expiresAtFromExptime(exptime, nowMs));
     this.bump(slot, nowMs);
-    return { status: 'TOUCHED', seq: this.table.seq[slot]! };
+    return { status: 'TOUCHED', seq: this.table.seq(slot) };
   }
 
   /** flush_all [delay]: 0 empties the cache now; a delay schedules it (the newest call wins). */
@@ -280,7 +280,7 @@ export class Engine {
       }
       case 'touch': {
         const slot = this.table.slotOf(effect.key);
-        if (slot !== none) { this.table.expiresAtMs[slot] = effect.expiresAtMs; this.table.seq[slot] = effect.seq; }
+        if (slot !== none) { this.table.setExpiresAtMs(slot, effect.expiresAtMs); this.table.setSeq(slot, effect.seq); }
         break;
       }
       case 'flush':
@@ -338,11 +338,11 @@ export class Engine {
         const end = Math.min(limit, cursor + maxSlots);
         for (; cursor < end; cursor++) {
           if (!table.isLive(cursor)) continue;
-          const exp = table.expiresAtMs[cursor]!;
+          const exp = table.expiresAtMs(cursor);
           if (exp !== 0 && exp <= nowMs) continue;
           const key = table.keyOf(cursor);
           const at = table.valueStart(cursor);
-          visit(key, table.valueBuffer(cursor), at, at + table.valueLength[cursor]!, table.flags[cursor]!, exp, table.cas[cursor]!);
+          visit(key, table.valueBuffer(cursor), at, at + table.valueLength(cursor), table.flags(cursor), exp, table.cas(cursor));
         }
         return cursor < limit;
       },
@@ -400,9 +400,9 @@ export class Engine {
   oldestAgeByClass(nowMs: number): Map<number, number> {
     const ages = new Map<number, number>();
     const t = this.table;
-    for (let slot = t.head; slot !== none; slot = t.next[slot]!) {
-      const cls = t.slabClass[slot]!;
-      if (!ages.has(cls)) ages.set(cls, Math.max(0, Math.floor((nowMs - t.lastAccessMs[slot]!) / 1000)));
+    for (let slot = t.head; slot !== none; slot = t.next(slot)) {
+      const cls = t.slabClass(slot);
+      if (!ages.has(cls)) ages.set(cls, Math.max(0, Math.floor((nowMs - t.lastAccessMs(slot)) / 1000)));
     }
     return ages;
   }
@@ -427,11 +427,11 @@ export class Engine {
 
   private view(key: string, slot: number): ItemView {
     const t = this.table;
-    return { key, value: t.valueCopy(slot), flags: t.flags[slot]!, expiresAtMs: t.expiresAtMs[slot]!, cas: t.cas[slot]!, seq: t.seq[slot]! };
+    return { key, value: t.valueCopy(slot), flags: t.flags(slot), expiresAtMs: t.expiresAtMs(slot), cas: t.cas(slot), seq: t.seq(slot) };
   }
 
   private isExpired(slot: number, nowMs: number): boolean {
-    const exp = this.table.expiresAtMs[slot]!;
+    const exp = this.table.expiresAtMs(slot);
     return exp !== 0 && exp <= nowMs;
   }
 
@@ -480,7 +480,7 @@ export class Engine {
     this.uncount(slot);
     t.replaceValue(slot, value, start, end);
     t.moveToMostRecent(slot);
-    t.fetched[slot] = 0;
+    t.setFetched(slot, 0);
   }
 
   /** Sets a just linked slot's fields and counts its bytes against -m and its slab class. */
@@ -488,12 +488,12 @@ export class Engine {
     const t = this.table;
     const total = itemTotalBytes(keyLength, valueLength, flags);
     const cls = slabClassFor(total);
-    t.flags[slot] = flags;
-    t.expiresAtMs[slot] = expiresAtMs;
-    t.cas[slot] = cas;
-    t.seq[slot] = seq;
-    t.lastAccessMs[slot] = nowMs;
-    t.slabClass[slot] = cls.id;
+    t.setFlags(slot, flags);
+    t.setExpiresAtMs(slot, expiresAtMs);
+    t.setCas(slot, cas);
+    t.setSeq(slot, seq);
+    t.setLastAccessMs(slot, nowMs);
+    t.setSlabClass(slot, cls.id);
     this.usedBytes += total > cls.chunkSizeBytes ? chargedBytesFor(total) : cls.chunkSizeBytes;
     this.storedBytes += total;
     const s = this.stat(cls.id, true);
@@ -507,7 +507,7 @@ export class Engine {
   /** memcached's ITEM_ntotal of a live slot. */
   private totalOf(slot: number): number {
     const t = this.table;
-    return itemTotalBytes(t.keyLength[slot]!, t.valueLength[slot]!, t.flags[slot]!);
+    return itemTotalBytes(t.keyLength(slot), t.valueLength(slot), t.flags(slot));
   }
 
   private chargeOf(slot: number): number {
@@ -543,7 +543,7 @@ export class Engine {
 
   private reclaim(slot: number): void {
     const s = this.stat(slot);
-    const unfetched = this.table.fetched[slot] === 0;
+    const unfetched = this.table.fetched(slot) === 0;
     this.unlink(slot);
     this.counters.reclaimed++;
     s.reclaimed++;
@@ -551,13 +551,13 @@ export class Engine {
   }
 
   private setExpiry(key: string, slot: number, expiresAtMs: number): void {
-    this.table.expiresAtMs[slot] = expiresAtMs;
-    this.table.seq[slot] = this.emitEffect({ kind: 'touch', seq: 0, key, expiresAtMs });
+    this.table.setExpiresAtMs(slot, expiresAtMs);
+    this.table.setSeq(slot, this.emitEffect({ kind: 'touch', seq: 0, key, expiresAtMs }));
   }
 
   /** Moves an item to the most-recently-used end. */
   private bump(slot: number, nowMs: number): void {
-    this.table.lastAccessMs[slot] = nowMs;
+    this.table.setLastAccessMs(slot, nowMs);
     this.table.moveToMostRecent(slot);
   }
 
@@ -566,7 +566,7 @@ export class Engine {
     const t = this.table;
     let slot = t.head;
     for (let looked = 0; slot !== none && looked < reclaim_search_max; looked++) {
-      const next = t.next[slot]!;
+      const next = t.next(slot);
       if (this.isExpired(slot, nowMs) && slot !== keep) this.reclaim(slot);
       slot = next;
     }
@@ -579,7 +579,7 @@ export class Engine {
     if (this.options.evictionsDisabled) return false;
     const t = this.table;
     for (let slot = t.head; slot !== none && this.usedBytes + extraBytes > limit;) {
-      const next = t.next[slot]!;
+      const next = t.next(slot);
       if (slot !== keep) this.evict(slot, nowMs);
       slot = next;
     }
@@ -591,9 +591,9 @@ export class Engine {
     const s = this.stat(slot);
     this.counters.evictions++;
     s.evicted++;
-    if (t.expiresAtMs[slot] !== 0) s.evictedNonzero++;
-    if (t.fetched[slot] === 0) { this.counters.evictedUnfetched++; s.evictedUnfetched++; }
-    s.lastEvictedAgeS = Math.max(0, Math.floor((nowMs - t.lastAccessMs[slot]!) / 1000));
+    if (t.expiresAtMs(slot) !== 0) s.evictedNonzero++;
+    if (t.fetched(slot) === 0) { this.counters.evictedUnfetched++; s.evictedUnfetched++; }
+    s.lastEvictedAgeS = Math.max(0, Math.floor((nowMs - t.lastAccessMs(slot)) / 1000));
     this.removeSlot(slot, t.keyOf(slot));
   }
 
@@ -629,7 +629,7 @@ export class Engine {
   }
 
   private stat(slotOrClass: number, isClass = false): SlabClassStats {
-    const id = isClass ? slotOrClass : this.table.slabClass[slotOrClass]!;
+    const id = isClass ? slotOrClass : this.table.slabClass(slotOrClass);
     return this.classStats[id] ??= newSlabClassStats();
   }
 }

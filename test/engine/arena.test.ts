@@ -113,7 +113,7 @@ describe('ItemTable scans', () => {
           if (!t.isLive(cursor)) continue;
           const key = t.keyOf(cursor);
           const at = t.valueStart(cursor);
-          const value = t.valueBuffer(cursor).toString('latin1', at, at + t.valueLength[cursor]!);
+          const value = t.valueBuffer(cursor).toString('latin1', at, at + t.valueLength(cursor));
           visits.set(key, [...(visits.get(key) ?? []), value]);
         }
       };
@@ -138,7 +138,7 @@ describe('ItemTable scans', () => {
       for (const [k, v] of model) {
         const slot = t.slotOf(k);
         const at = t.valueStart(slot);
-        expect(t.valueBuffer(slot).toString('latin1', at, at + t.valueLength[slot]!)).toBe(v);
+        expect(t.valueBuffer(slot).toString('latin1', at, at + t.valueLength(slot))).toBe(v);
       }
     }), { numRuns: 1000 });
   });
@@ -188,7 +188,7 @@ describe('ItemTable scans', () => {
     t.moveToMostRecent(slots[0]!);
     t.remove(slots[1]!);
     const order: string[] = [];
-    for (let s = t.head; s !== -1; s = t.next[s]!) order.push(t.keyOf(s));
+    for (let s = t.head; s !== -1; s = t.next(s)) order.push(t.keyOf(s));
     expect(order).toEqual(['c', 'a']);
     expect(t.keyOf(t.tail)).toBe('a');
   });
