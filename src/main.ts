@@ -165,9 +165,8 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
  * reachable from the server's long-lived closures.
  */
 async function restoreNewestSnapshot(engine: Engine, snapshotDir: string, log: (m: string) => void): Promise<{ name: string; items: number; startSeq: number } | null> {
-  const snapshot = await loadNewestSnapshot(nodeDisk, snapshotDir, log);
+  const snapshot = await loadNewestSnapshot(nodeDisk, snapshotDir, log, { restore: (image) => engine.restore(image) });
   if (!snapshot) return null;
-  await engine.restore(snapshot.image);
   return { name: snapshot.ref.name, items: snapshot.items, startSeq: snapshot.header.startSeq };
 }
 

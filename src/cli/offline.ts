@@ -110,8 +110,7 @@ export interface RecoveredState {
 export async function recoverReadOnly(disk: Disk, dataDir: string, note: (m: string) => void): Promise<RecoveredState & { walk: LogWalk }> {
   const { walDir, snapshotDir } = dataDirPaths(dataDir);
   const engine = offlineEngine();
-  const snapshot = await loadNewestSnapshot(disk, snapshotDir, note);
-  if (snapshot) await engine.restore(snapshot.image);
+  const snapshot = await loadNewestSnapshot(disk, snapshotDir, note, { restore: (image) => engine.restore(image) });
   const walk = await walkLog(disk, walDir, snapshot?.header.startSeq ?? 0, (effect) => engine.applyEffect(effect));
   const v = walk.verdict;
   if (v.status === 'corruption') {
@@ -127,8 +126,7 @@ export async function recoverLikeServer(disk: Disk, dataDir: string, repair: boo
   const { walDir, snapshotDir } = dataDirPaths(dataDir);
   await disk.mkdirp(walDir);
   const engine = offlineEngine();
-  const snapshot = await loadNewestSnapshot(disk, snapshotDir, note);
-  if (snapshot) await engine.restore(snapshot.image);
+  const snapshot = await loadNewestSnapshot(disk, snapshotDir, note, { restore: (image) => engine.restore(image) });
   const report = await recoverWal({
     disk, walDir, afterSeq: snapshot?.header.startSeq ?? 0, repair,
     onRecord: (effect) => engine.applyEffect(effect), log: note,

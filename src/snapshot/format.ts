@@ -196,20 +196,27 @@ function readFastLine(buf: Buffer, at: number, nl: number, visit: ImageItemVisit
   return true;
 }
 
-/** Visits every item line in buf[from, to) (whole lines); throws naming the byte offset of a line that is not an item. */
-export function readItemLines(buf: Buffer, from: number, to: number, visit: ImageItemVisitor): void {
+/**
+ * Visits every item line in buf[from, to) (whole lines) and returns how many
+ * there were; throws naming the file offset (buf starts at file byte `base`)
+ * of a line that is not an item.
+ */
+export function readItemLines(buf: Buffer, from: number, to: number, visit: ImageItemVisitor, base = 0): number {
   let at = from;
+  let lines = 0;
   while (at < to) {
     let nl = buf.indexOf(0x0a, at);
     if (nl < 0 || nl > to) nl = to;
     if (!readFastLine(buf, at, nl, visit)) {
       const item = parseItem(buf.toString('utf8', at, nl));
-      if (!item) throw new Error(`bad item line at byte ${at}`);
+      if (!item) throw new Error(`bad item line at byte ${base + at}`);
       const key = Buffer.from(item.key, 'latin1');
       visit(key, 0, key.length, item.value, 0, item.value.length, item.flags, item.expiresAtMs, item.cas);
     }
     at = nl + 1;
+    lines++;
   }
+  return lines;
 }
 
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;

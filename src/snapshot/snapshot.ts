@@ -221,11 +221,7 @@ async function readSpan(reader: DiskReader, position: number, length: number): P
 export async function validateSnapshotFile(disk: Disk, path: string, chunkBytes = stream_chunk_bytes): Promise<Validation> {
   const reader = await openReader(disk, path);
   try {
-    const size = reader.size;
-    const head = await readSpan(reader, 0, Math.min(size, edge_bytes));
-    const tailStart = Math.max(0, size - edge_bytes);
-    const tail = await readSpan(reader, tailStart, size - tailStart);
-    const frame = checkFrame(head, tail, tailStart, size);
+    const frame = await readFrame(reader);
     if (!frame.ok) return frame;
     const scan = { crc: 0, lines: 0 };
     const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(1, frame.itemsEnd - frame.itemsStart)));
@@ -241,8 +237,19 @@ export async function validateSnapshotFile(disk: Disk, path: string, chunkBytes 
   }
 }
 
+/** Header and trailer of an open snapshot file (reads only its two ends). */
+async function readFrame(reader: DiskReader): Promise<Frame> {
+  const size = reader.size;
+  const head = await readSpan(reader, 0, Math.min(size, edge_bytes));
+  const tailStart = Math.max(0, size - edge_bytes);
+  const tail = await readSpan(reader, tailStart, size - tailStart);
+  return checkFrame(head, tail, tailStart, size);
+}
+
 /** Visits the item lines of file bytes [from, to) (whole lines), reading them in chunks. */
-async function streamItemLines(disk: Disk, path: string, from: number, to: number, visit: ImageItemVisitor, chunkBytes: number): Promise<void> {
+async function streamItemLines(
+  disk: Disk, path: string, from: number, to: number, visit: ImageItemVisitor, chunkBytes: number, scan?: BodyScan,
+): Promise<void> {
   const reader = await openReader(disk, path);
   try {
     let work = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(1, to - from)));
@@ -255,10 +262,12 @@ async function streamItemLines(disk: Disk, path: string, from: number, to: numbe
       }
       const n = Math.min(work.length - carry, to - at);
       await readFully(reader, work, carry, n, at);
+      if (scan) scan.crc = crc32(work.subarray(carry, carry + n), scan.crc);
       at += n;
       const filled = carry + n;
       const lineEnd = at === to ? filled : work.lastIndexOf(0x0a, filled - 1) + 1;
-      readItemLines(work, 0, lineEnd, visit);
+      const lines = readItemLines(work, 0, lineEnd, visit, at - filled);
+      if (scan) scan.lines += lines;
       carry = filled - lineEnd;
       work.copy(work, 0, lineEnd, filled);
     }
@@ -288,7 +297,7 @@ export function snapshotImage(
 ): EngineImage {
   return {
     forEachItem: (visit) => Buffer.isBuffer(source)
-      ? readItemLines(source, itemsStart, itemsEnd, visit)
+      ? void readItemLines(source, itemsStart, itemsEnd, visit)
       : streamItemLines(source.disk, source.path, itemsStart, itemsEnd, visit, source.chunkBytes ?? stream_chunk_bytes),
     itemCount: items,
     nextCas: header.nextCas,
@@ -299,20 +308,53 @@ export function snapshotImage(
 
 export interface LoadedSnapshot { ref: SnapshotRef; header: SnapshotHeader; image: EngineImage; items: number }
 
+export interface LoadOptions {
+  /** Bytes read at a time (tests use tiny ones). */
+  chunkBytes?: number;
+  /**
+   * Restores each candidate as it is read, in one pass over the file: the
+   * checksum and count are checked as the lines stream by, and a file found
+   * bad at its end is rejected after its items went in (restore must replace
+   * the whole state, so the next candidate, or an empty image if none is
+   * left, overwrites them). Without it, files are validated in a first pass
+   * and the returned image reads items lazily.
+   */
+  restore?: (image: EngineImage) => Promise<void>;
+}
+
+const empty_image: EngineImage = { forEachItem: () => {}, itemCount: 0, nextCas: 1, lastSeq: 0, pendingFlushAtMs: 0 };
+
 /**
- * The newest valid snapshot as an engine image, or null when there is none.
- * Invalid files are reported through `log` and skipped.
+ * The newest valid snapshot, or null when there is none. Invalid files are
+ * reported through `log` and skipped, so a damaged newest snapshot falls
+ * back to the previous one.
  */
-export async function loadNewestSnapshot(
-  disk: Disk, dir: string, log: (m: string) => void, opts: { chunkBytes?: number } = {},
-): Promise<LoadedSnapshot | null> {
+export async function loadNewestSnapshot(disk: Disk, dir: string, log: (m: string) => void, opts: LoadOptions = {}): Promise<LoadedSnapshot | null> {
   const chunkBytes = opts.chunkBytes ?? stream_chunk_bytes;
   const refs = await listSnapshots(disk, dir);
+  let restoredSome = false;
   for (let i = refs.length - 1; i >= 0; i--) {
     const ref = refs[i]!;
-    const v = await validateSnapshotFile(disk, ref.path, chunkBytes);
+    const unusable = (reason: string) => log(`snapshot ${ref.path} is not usable (${reason}); trying an older one`);
+    let v: Validation;
+    if (opts.restore) {
+      const reader = await openReader(disk, ref.path);
+      const frame = await readFrame(reader).finally(() => reader.close());
+      v = frame.ok ? { ok: true, header: frame.header, items: frame.trailer.items, itemsStart: frame.itemsStart, itemsEnd: frame.itemsEnd } : frame;
+      if (v.ok && v.header.startSeq === ref.startSeq) {
+        restoredSome = true;
+        try {
+          await opts.restore(checkingImage(disk, ref.path, frame as Frame & { ok: true }, chunkBytes));
+        } catch (err) {
+          unusable((err as Error).message);
+          continue;
+        }
+      }
+    } else {
+      v = await validateSnapshotFile(disk, ref.path, chunkBytes);
+    }
     if (!v.ok) {
-      log(`snapshot ${ref.path} is not usable (${v.reason}); trying an older one`);
+      unusable(v.reason);
       continue;
     }
     if (v.header.startSeq !== ref.startSeq) {
@@ -321,5 +363,22 @@ export async function loadNewestSnapshot(
     }
     return { ref, header: v.header, image: snapshotImage({ disk, path: ref.path, chunkBytes }, v.header, v.itemsStart, v.itemsEnd, v.items), items: v.items };
   }
+  if (restoredSome) await opts.restore!(empty_image);
   return null;
+}
+
+/** An image of a framed (not yet checked) snapshot whose forEachItem throws, at its end, if the checksum or count is wrong. */
+function checkingImage(disk: Disk, path: string, frame: Frame & { ok: true }, chunkBytes: number): EngineImage {
+  return {
+    forEachItem: async (visit) => {
+      const scan: BodyScan = { crc: 0, lines: 0 };
+      await streamItemLines(disk, path, frame.itemsStart, frame.itemsEnd, visit, chunkBytes, scan);
+      const v = verdict(frame, scan);
+      if (!v.ok) throw new Error(v.reason);
+    },
+    itemCount: frame.trailer.items,
+    nextCas: frame.header.nextCas,
+    lastSeq: frame.header.startSeq,
+    pendingFlushAtMs: frame.header.pendingFlushAtMs,
+  };
 }

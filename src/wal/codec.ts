@@ -146,7 +146,7 @@ function decodePayload(buf: Buffer, offset: number, length: number): Effect | nu
         flags: buf.readUInt32LE(fields),
         expiresAtMs: readU64(buf, fields + 4),
         cas: readU64(buf, fields + 12),
-        value: Buffer.from(buf.subarray(fields + 20, end)),
+        value: buf.subarray(fields + 20, end), // a view: the file buffer is read-only here, appliers copy what they keep
       };
     }
     case TYPE_DEL:

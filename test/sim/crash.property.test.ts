@@ -113,8 +113,7 @@ async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) =
   if (await disk.exists(SNAP)) {
     for (const name of await disk.readdir(SNAP)) if (name.endsWith('.tmp')) await disk.unlink(join(SNAP, name));
   }
-  const snapshot = await loadNewestSnapshot(disk, SNAP, log);
-  if (snapshot) await engine.restore(snapshot.image);
+  const snapshot = await loadNewestSnapshot(disk, SNAP, log, { restore: (image) => engine.restore(image) });
   const report = await recoverWal({
     disk, walDir: WAL, afterSeq: snapshot?.header.startSeq ?? 0, repair: false,
     onRecord: (effect) => engine.applyEffect(effect), log,

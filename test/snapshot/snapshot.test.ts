@@ -363,7 +363,47 @@ describe('loadNewestSnapshot fallback', () => {
       expect(logs[0]).toMatch(/not usable/);
       expect(logs[0]).toMatch(reason);
     });
+
+    it(`restoring in one pass, a newest snapshot damaged (${what}) is rejected and the previous one restored`, async () => {
+      const { a, b, older } = await twoSnapshots();
+      await corrupt(b.path, await readFile(b.path));
+      const logs: string[] = [];
+      const restored = new Map<string, SnapshotItem>();
+      const lastSeqs: number[] = [];
+      const loaded = await loadNewestSnapshot(nodeDisk, tmp.snapDir, (m) => logs.push(m), {
+        chunkBytes: 97,
+        restore: async (image) => {
+          restored.clear(); // as Engine.restore: each image replaces the whole state
+          lastSeqs.push(image.lastSeq);
+          await image.forEachItem((kb, ks, ke, value, start, end, flags, expiresAtMs, cas) => {
+            const key = kb.toString('latin1', ks, ke);
+            restored.set(key, { key, value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas });
+          });
+        },
+      });
+      expect(loaded?.ref.name).toBe(a.name);
+      expect(lastSeqs[lastSeqs.length - 1]).toBe(10);
+      expectSameItems(restored, older);
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toContain(b.path);
+      expect(logs[0]).toMatch(reason);
+    });
   }
+
+  it('restoring in one pass with no valid snapshot leaves an empty image restored and returns null', async () => {
+    const { a, b } = await twoSnapshots();
+    const flip = async (path: string) => { const c = await readFile(path); const at = c.indexOf('"v":"') + 6; c[at] = c[at] === 0x41 ? 0x42 : 0x41; await writeFile(path, c); };
+    await flip(a.path);
+    await flip(b.path);
+    let items = -1;
+    const logs: string[] = [];
+    const loaded = await loadNewestSnapshot(nodeDisk, tmp.snapDir, (m) => logs.push(m), {
+      restore: async (image) => { items = 0; await image.forEachItem(() => { items++; }); },
+    });
+    expect(loaded).toBeNull();
+    expect(items).toBe(0);
+    expect(logs).toHaveLength(2);
+  });
 
   it('returns null when no snapshot is valid, logging each one', async () => {
     const { a, b } = await twoSnapshots();
