@@ -112,7 +112,7 @@ export type DecodeOutcome =
   | { ok: true; effect: Effect; size: number; loggedAtMs: number }
   | { ok: false; reason: string };
 
-/** Decodes the record at `offset` of `buf` (which ends where the file ends). */
+/** Decodes the record at `offset` of `buf` (which ends where the file ends). A put's value is a view of `buf`: copy it to keep it. */
 export function decodeRecordAt(buf: Buffer, offset: number): DecodeOutcome {
   const left = buf.length - offset;
   if (left < record_header_bytes) return { ok: false, reason: `short header (${left} bytes left)` };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { Engine } from '../../src/engine/engine.js';
 import { crc32 } from 'node:zlib';
 import {
   decodeRecordAt,
@@ -128,12 +129,14 @@ describe('encodeRecord / decodeRecordAt round trip', () => {
     expect(out).toEqual(effects);
   });
 
-  it('the decoded value does not alias the input buffer', () => {
+  it('a decoded value is a view of the input, and an engine that applies it keeps its own copy', () => {
     const buf = encodeRecord(putSample);
     const d = decodeRecordAt(buf, 0);
     if (!d.ok || d.effect.kind !== 'put') throw new Error('expected put');
+    const engine = new Engine({ memoryLimitBytes: 1 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false });
+    engine.applyEffect(d.effect);
     buf.fill(0);
-    expect(d.effect.value.toString()).toBe('hello');
+    expect(engine.peek(d.effect.key, 0)?.value.toString()).toBe('hello');
   });
 });
 
