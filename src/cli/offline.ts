@@ -11,7 +11,7 @@ import type { Disk } from '../wal/disk.js';
 import { recoverWal, type RecoveryReport } from '../wal/recovery.js';
 import { segmentName } from '../wal/segments.js';
 import { loadNewestSnapshot, type LoadedSnapshot, type SnapshotSource } from '../snapshot/index.js';
-import { snapshotImage, snapshotItems, validateSnapshot, type SnapshotRef } from '../snapshot/snapshot.js';
+import { readSnapshotBytes, snapshotImage, snapshotItems, validateSnapshot, type SnapshotRef } from '../snapshot/snapshot.js';
 import type { EngineImage } from '../engine/types.js';
 import type { SnapshotHeader } from '../snapshot/format.js';
 import { lockDataDir } from './lock.js';
@@ -49,7 +49,7 @@ export type SnapshotCheck =
  * line parsing.
  */
 export async function checkSnapshot(disk: Disk, ref: SnapshotRef): Promise<SnapshotCheck> {
-  const buf = await disk.readFile(ref.path);
+  const buf = await readSnapshotBytes(disk, ref.path);
   const v = validateSnapshot(buf);
   if (!v.ok) return v;
   if (v.header.startSeq !== ref.startSeq) return { ok: false, reason: `the name says sequence ${ref.startSeq} but the header says ${v.header.startSeq}` };

@@ -9,13 +9,17 @@
 //      previous one stays until the new one is proven loadable; a damaged
 //      file is never the fallback) and delete the others;
 //   5. remove WAL segments wholly at or below the older kept snapshot's start,
-//      so recovery can always fall back to it with its log.
+//      so recovery can always fall back to it with its log;
+//   6. keep that fallback gzipped (compress.ts): it is read only if the new
+//      snapshot is ever damaged, and stored plain it would make the data
+//      directory more than twice the live data. A failure here leaves it plain.
 // A failure at any step leaves the files as they were (a temp file is removed)
 // and is retried at the next trigger. One compaction runs at a time.
 
 import { join } from 'node:path';
 import type { Disk } from '../wal/disk.js';
 import { listSnapshots, validateSnapshotFile, writeSnapshot, type SnapshotRef, type SnapshotSource } from './snapshot.js';
+import { compressSnapshot } from './compress.js';
 
 export interface LogControl {
   /** The next record starts a new segment. */
@@ -71,6 +75,7 @@ export class Compactor {
       this.validated.add(written.name);
       const { removedSnapshots, oldestKept } = await this.pruneSnapshots(written);
       const removedWalBytes = await this.opts.log.removeThrough(oldestKept.startSeq);
+      if (oldestKept !== written && !oldestKept.compressed) await this.compressFallback(oldestKept);
       const result = {
         snapshot: written, items: written.items, durationMs: this.opts.now() - started, removedWalBytes, removedSnapshots,
       };
@@ -80,6 +85,16 @@ export class Compactor {
     } catch (err) {
       this.opts.report(`snapshot failed (will retry at the next trigger): ${(err as Error).message}`);
       return null;
+    }
+  }
+
+  private async compressFallback(ref: SnapshotRef): Promise<void> {
+    try {
+      const compressed = await compressSnapshot(this.opts.disk, ref);
+      this.validated.delete(ref.name);
+      this.validated.add(compressed.name);
+    } catch (err) {
+      this.opts.report(`could not compress the fallback snapshot ${ref.name} (kept as it is): ${(err as Error).message}`);
     }
   }
 

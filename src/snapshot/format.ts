@@ -244,7 +244,8 @@ export function parseTrailer(line: string): SnapshotTrailer | null {
   return o as unknown as SnapshotTrailer;
 }
 
-export const snapshot_file_pattern = /^(\d{20})\.jsonl$/;
+/** A snapshot file: <startSeq>.jsonl, or <startSeq>.jsonl.gz for a fallback kept compressed (gzip of the same bytes). */
+export const snapshot_file_pattern = /^(\d{20})\.jsonl(\.gz)?$/;
 
 export function snapshotName(startSeq: number): string {
   return `${String(startSeq).padStart(20, '0')}.jsonl`;

@@ -17,7 +17,8 @@
 // (format.ts: readItemLine); any other valid JSON line goes through JSON.parse.
 
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, gunzip } from 'node:zlib';
 import type { Disk, DiskReader } from '../wal/disk.js';
 import type { EngineImage, ImageItemVisitor, ItemScan, ItemVisitor } from '../engine/types.js';
 import {
@@ -27,6 +28,7 @@ import {
 
 /** Slots visited between two yields to the event loop (~1 ms of encoding). */
 const slots_per_slice = 1000;
+const gunzipAsync = promisify(gunzip);
 const write_chunk_bytes = 1024 * 1024;
 
 /** What a snapshot reads from the running engine. */
@@ -64,16 +66,19 @@ export interface WriteOptions {
   beforeCommit(endSeq: number): Promise<void>;
 }
 
-export interface SnapshotRef { startSeq: number; path: string; name: string }
+/** A snapshot file; `compressed` for <seq>.jsonl.gz (a fallback kept gzipped; see compactor.ts). */
+export interface SnapshotRef { startSeq: number; path: string; name: string; compressed?: boolean }
 
 export async function listSnapshots(disk: Disk, dir: string): Promise<SnapshotRef[]> {
   if (!(await disk.exists(dir))) return [];
   const refs: SnapshotRef[] = [];
   for (const name of await disk.readdir(dir)) {
     const m = snapshot_file_pattern.exec(name);
-    if (m) refs.push({ startSeq: Number(m[1]), name, path: join(dir, name) });
+    if (m) refs.push({ startSeq: Number(m[1]), name, path: join(dir, name), compressed: m[2] !== undefined });
   }
-  return refs.sort((a, b) => a.startSeq - b.startSeq);
+  // Oldest first; of two files for one sequence (a crash between compressing and
+  // removing the original), the plain one sorts last, so it is tried first.
+  return refs.sort((a, b) => a.startSeq - b.startSeq || Number(b.compressed) - Number(a.compressed));
 }
 
 /** Writes a snapshot of `source`; resolves to its ref and item count. */
@@ -187,10 +192,20 @@ const stream_chunk_bytes = 4 * 1024 * 1024;
 /** How much of each end is read for the header and trailer lines (both are short). */
 const edge_bytes = 64 * 1024;
 
-/** The disk's ranged reader, or one over readFile for disks without ranged reads. */
-async function openReader(disk: Disk, path: string): Promise<DiskReader> {
-  if (disk.openReader) return disk.openReader(path);
-  const whole = await disk.readFile(path);
+/** The bytes of a snapshot file, decompressed if it is a .gz one. */
+export async function readSnapshotBytes(disk: Disk, path: string): Promise<Buffer> {
+  const raw = await disk.readFile(path);
+  return path.endsWith('.gz') ? gunzipAsync(raw) : raw;
+}
+
+/**
+ * The disk's ranged reader, or one over the whole file for disks without
+ * ranged reads and for compressed snapshots (read only when recovery falls
+ * back to one).
+ */
+export async function openReader(disk: Disk, path: string): Promise<DiskReader> {
+  if (disk.openReader && !path.endsWith('.gz')) return disk.openReader(path);
+  const whole = await readSnapshotBytes(disk, path);
   return {
     size: whole.length,
     read: async (into, offset, length, position) => whole.copy(into, offset, position, Math.min(whole.length, position + length)),
@@ -199,7 +214,7 @@ async function openReader(disk: Disk, path: string): Promise<DiskReader> {
 }
 
 /** Exactly `length` bytes at `position` into into[offset..]; throws if the file is shorter. */
-async function readFully(reader: DiskReader, into: Buffer, offset: number, length: number, position: number): Promise<void> {
+export async function readFully(reader: DiskReader, into: Buffer, offset: number, length: number, position: number): Promise<void> {
   for (let done = 0; done < length;) {
     const n = await reader.read(into, offset + done, length - done, position + done);
     if (n === 0) throw new Error(`unexpected end of file at byte ${position + done}`);

@@ -18,7 +18,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function snapshotFiles(dataDir: string): string[] {
   const dir = join(dataDir, 'snapshots');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((n) => /^\d{20}\.jsonl$/.test(n)).sort();
+  // Plain snapshots and gzipped fallbacks (<seq>.jsonl.gz).
+  return readdirSync(dir).filter((n) => /^\d{20}\.jsonl(\.gz)?$/.test(n)).sort();
 }
 
 function segmentFiles(dir: string): string[] {
@@ -409,14 +410,15 @@ describe('snapshots end to end', () => {
       for (let i = 0; i < 100; i++) await set(`p3:${i}`, `three-${i}`);
       await server.kill9();
       c.close();
-      expect(snapshotFiles(dataDir)).toEqual([older, newer]);
+      // The fallback is kept gzipped.
+      expect(snapshotFiles(dataDir)).toEqual([`${older}.gz`, newer]);
 
       corrupt(join(dataDir, 'snapshots', newer));
       const again = await startServer({ dataDir });
       const log = again.stderr();
       expect(log).toContain(`${join(dataDir, 'snapshots', newer)} is not usable`);
       expect(log).toMatch(reason);
-      expect(recoveredLine(again)).toMatch(new RegExp(`from snapshot ${older.replace('.', '\\.')} \\(200 items\\) and ${records - 200} WAL records`));
+      expect(recoveredLine(again)).toMatch(new RegExp(`from snapshot ${older.replace('.', '\\.')}\\.gz \\(200 items\\) and ${records - 200} WAL records`));
       const r = await Client.connect({ port: again.port });
       const got = await getAll(r, [...expected.keys()]);
       for (const [k, v] of expected) expect(got.get(k)?.value.toString() ?? null, k).toBe(v);

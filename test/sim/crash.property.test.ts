@@ -230,10 +230,15 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
       return false;
     });
   };
-  /** Event-loop turns until cond() holds or the disk halted; a hang otherwise is a liveness bug. */
+  /**
+   * Event-loop turns until cond() holds or the disk halted; a hang otherwise is
+   * a liveness bug. Compressing the fallback snapshot runs on zlib's thread
+   * pool, which turns alone do not wait for, hence also a time bound.
+   */
   const until = async (cond: () => boolean, what: string) => {
+    const started = Date.now();
     for (let i = 0; !cond() && !disk.halted; i++) {
-      if (i > 20_000) throw new Error(`stuck waiting for ${what}`);
+      if (i > 20_000 && Date.now() - started > 10_000) throw new Error(`stuck waiting for ${what}`);
       await turns(1);
       observe();
     }

@@ -5,9 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { nodeDisk, type Disk } from '../../src/wal/disk.js';
 import { Compactor, snapshots_kept, type LogControl } from '../../src/snapshot/compactor.js';
-import { loadNewestSnapshot, validateSnapshot } from '../../src/snapshot/snapshot.js';
+import { loadNewestSnapshot, readSnapshotBytes, validateSnapshot } from '../../src/snapshot/snapshot.js';
 import { snapshotName } from '../../src/snapshot/format.js';
 import { deferred, fakeSource, itemsMap, makeTempDir, type FakeSource } from './helpers.js';
 
@@ -62,8 +63,16 @@ function setup(opts: { source?: FakeSource; disk?: Disk } = {}) {
   return { compactor: make(), restart: make, source, log, events, reports };
 }
 
+/** Snapshot files, plain (<seq>.jsonl) and compressed fallbacks (<seq>.jsonl.gz). */
 async function jsonlFiles(): Promise<string[]> {
-  return (await readdir(tmp.snapDir)).filter((n) => n.endsWith('.jsonl')).sort();
+  return (await readdir(tmp.snapDir)).filter((n) => n.endsWith('.jsonl') || n.endsWith('.jsonl.gz')).sort();
+}
+
+/** The name of a fallback snapshot, kept gzipped. */
+const gz = (seq: number) => `${snapshotName(seq)}.gz`;
+
+async function isValidSnapshotFile(name: string): Promise<boolean> {
+  return validateSnapshot(await readSnapshotBytes(nodeDisk, join(tmp.snapDir, name))).ok;
 }
 
 describe('Compactor', () => {
@@ -122,10 +131,11 @@ describe('Compactor', () => {
       expect(r, `run ${i}`).not.toBeNull();
       removed.push(r!.removedSnapshots);
       const files = await jsonlFiles();
-      const expected = [100, 200, 300, 400, 500].slice(Math.max(0, i - 1), i + 1).map(snapshotName);
+      const seqs = [100, 200, 300, 400, 500].slice(Math.max(0, i - 1), i + 1);
+      const expected = seqs.map((seq, k) => (k === seqs.length - 1 ? snapshotName(seq) : gz(seq)));
       expect(files, `after run ${i}`).toEqual(expected);
-      // Both kept snapshots are valid.
-      for (const f of files) expect(validateSnapshot(await readFile(join(tmp.snapDir, f))).ok).toBe(true);
+      // Both kept snapshots are valid (the fallback once gunzipped).
+      for (const f of files) expect(await isValidSnapshotFile(f), f).toBe(true);
     }
     expect(removed).toEqual([0, 0, 1, 1, 1]);
     expect(log.removeCalls).toEqual([100, 100, 200, 300, 400]);
@@ -143,7 +153,7 @@ describe('Compactor', () => {
     source.map.set('extra', { key: 'extra', value: Buffer.from('x'), flags: 0, expiresAtMs: 0, cas: 9 });
     const r = await compactor.run();
     expect(r?.snapshot.startSeq).toBe(200);
-    expect(await jsonlFiles()).toEqual([snapshotName(100), snapshotName(200)]);
+    expect(await jsonlFiles()).toEqual([gz(100), snapshotName(200)]);
     expect(log.removeCalls).toEqual([100, 100, 100]);
     expect((await loadNewestSnapshot(nodeDisk, tmp.snapDir, () => {}))?.items).toBe(101);
   });
@@ -199,7 +209,7 @@ describe('Compactor', () => {
     expect(reports[reports.length - 1]).toMatch(/snapshot failed.*EIO: fsync failed/);
     log.syncError = undefined;
     expect(await compactor.run()).not.toBeNull();
-    expect(await jsonlFiles()).toEqual([snapshotName(200), snapshotName(300)]);
+    expect(await jsonlFiles()).toEqual([gz(200), snapshotName(300)]);
     expect(log.removeCalls).toEqual([100, 100, 200]);
   });
 
@@ -232,7 +242,7 @@ describe('Compactor', () => {
     expect(reports[reports.length - 1]).toMatch(/does not validate/);
     expect(log.removeCalls).toEqual([100, 100]);
     // The previous two are still there: recovery can still fall back.
-    expect(await jsonlFiles()).toContain(snapshotName(100));
+    expect(await jsonlFiles()).toContain(gz(100));
     expect(await jsonlFiles()).toContain(snapshotName(200));
     corruptReads = false;
     source.seq = 400;
@@ -241,8 +251,44 @@ describe('Compactor', () => {
     const files = await jsonlFiles();
     expect(files).toHaveLength(2);
     expect(files[1]).toBe(snapshotName(400));
-    for (const f of files) expect(validateSnapshot(await readFile(join(tmp.snapDir, f))).ok, f).toBe(true);
+    for (const f of files) expect(await isValidSnapshotFile(f), f).toBe(true);
     expect(log.removeCalls[log.removeCalls.length - 1]).toBe(Number(files[0]!.slice(0, 20)));
+  });
+
+  it('keeps the fallback gzipped: it gunzips to exactly the bytes the snapshot had', async () => {
+    const { compactor, source } = setup();
+    await compactor.run();
+    const plain = await readFile(join(tmp.snapDir, snapshotName(100)));
+    source.seq = 200;
+    expect(await compactor.run()).not.toBeNull();
+    expect(await jsonlFiles()).toEqual([gz(100), snapshotName(200)]);
+    expect(gunzipSync(await readFile(join(tmp.snapDir, gz(100)))).equals(plain)).toBe(true);
+  });
+
+  it('a failure while compressing the fallback leaves it plain and reports, and the next compaction compresses it', async () => {
+    let failGzWrites = true;
+    const disk: Disk = {
+      ...nodeDisk,
+      async open(path, create) {
+        const file = await nodeDisk.open(path, create);
+        if (!failGzWrites || !path.endsWith('.gz.tmp')) return file;
+        return {
+          write: async () => { throw new Error('EIO: write failed'); },
+          datasync: () => file.datasync(), truncate: (n: number) => file.truncate(n), close: () => file.close(),
+        };
+      },
+    };
+    const { compactor, source, reports } = setup({ disk });
+    await compactor.run();
+    source.seq = 200;
+    expect(await compactor.run()).not.toBeNull();
+    expect(reports.join('\n')).toMatch(/could not compress the fallback snapshot .*EIO: write failed/);
+    expect((await readdir(tmp.snapDir)).sort()).toEqual([snapshotName(100), snapshotName(200)]);
+    expect(await isValidSnapshotFile(snapshotName(100))).toBe(true);
+    failGzWrites = false;
+    source.seq = 300;
+    expect(await compactor.run()).not.toBeNull();
+    expect(await jsonlFiles()).toEqual([gz(200), snapshotName(300)]);
   });
 
   it('a damaged snapshot left on disk is not kept as the fallback (the older valid one is)', async () => {
@@ -258,11 +304,8 @@ describe('Compactor', () => {
     source.seq = 300;
     expect(await restart().run()).not.toBeNull();
     const files = await jsonlFiles();
-    expect(files).toEqual([snapshotName(100), snapshotName(300)]);
-    for (const f of files) {
-      if (f === snapshotName(200)) continue;
-      expect(validateSnapshot(await readFile(join(tmp.snapDir, f))).ok, f).toBe(true);
-    }
+    expect(files).toEqual([gz(100), snapshotName(300)]);
+    for (const f of files) expect(await isValidSnapshotFile(f), f).toBe(true);
     // The log after the valid fallback is kept.
     expect(log.removeCalls[log.removeCalls.length - 1]).toBe(100);
     // If the newest became unreadable too, recovery still has a snapshot plus its log.
