@@ -181,7 +181,8 @@ export async function runCrashTorture(opts: CrashTortureOptions): Promise<CrashT
         if (other !== undefined) problems.push(`${key} and ${other} share CAS ${cas}`);
         casOwners.set(cas, key);
       };
-      const show = (s: KeyState) => (s.value === null ? 'absent' : `${JSON.stringify(s.value.length > 60 ? `${s.value.slice(0, 60)}...` : s.value)} flags ${s.flags}`);
+      const show = (s: KeyState) => (s.value === null ? 'absent'
+        : `${JSON.stringify(s.value.length > 60 ? `${s.value.slice(0, 24)}...${s.value.slice(-24)}` : s.value)} (${s.value.length} bytes) flags ${s.flags}`);
       for (const key of allKeys) {
         const m = model.get(key)!;
         const v = got.get(key);
