@@ -340,9 +340,10 @@ export class Engine {
           if (!table.isLive(cursor)) continue;
           const exp = table.expiresAtMs(cursor);
           if (exp !== 0 && exp <= nowMs) continue;
-          const key = table.keyOf(cursor);
+          const buf = table.valueBuffer(cursor);
           const at = table.valueStart(cursor);
-          visit(key, table.valueBuffer(cursor), at, at + table.valueLength(cursor), table.flags(cursor), exp, table.cas(cursor));
+          const keyStart = at - table.keyLength(cursor);
+          visit(buf, keyStart, at, buf, at, at + table.valueLength(cursor), table.flags(cursor), exp, table.cas(cursor));
         }
         return cursor < limit;
       },
@@ -366,7 +367,8 @@ export class Engine {
       const batch: Array<[string, ItemView]> = [];
       let more = true;
       while (more) {
-        more = walk.step(1024, (key, value, start, end, flags, expiresAtMs, cas) => {
+        more = walk.step(1024, (keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
+          const key = keyBytes.toString('latin1', keyStart, keyEnd);
           batch.push([key, { key, value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas, seq: 0 }]);
         });
         yield* batch;

@@ -21,17 +21,11 @@ export interface ItemView {
 }
 
 /**
- * Receives one item of a scan or an image. The value is value[start, end):
- * a view valid only during the call (copy it to keep it).
+ * Receives one item of a scan or of an image being restored: the key is the
+ * latin1 string whose bytes are keyBytes[keyStart, keyEnd), the value
+ * value[start, end) (views valid only during the call: copy what you keep).
  */
-export type ItemVisitor = (key: string, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number) => void;
-
-/**
- * Receives one item of an image being restored: the key is the latin1 string
- * whose bytes are keyBytes[keyStart, keyEnd), the value value[start, end)
- * (views valid only during the call).
- */
-export type ImageItemVisitor = (
+export type ItemVisitor = (
   keyBytes: Buffer, keyStart: number, keyEnd: number, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number,
 ) => void;
 
@@ -78,7 +72,7 @@ export interface EngineOptions {
 /** The state a snapshot holds and restores (dump/restore). */
 export interface EngineImage {
   /** Calls `visit` once per item in order (a later item with the same key replaces an earlier one); may finish asynchronously. */
-  forEachItem(visit: ImageItemVisitor): void | Promise<void>;
+  forEachItem(visit: ItemVisitor): void | Promise<void>;
   /** How many items forEachItem will give, if known (lets the engine size its table once). */
   itemCount?: number;
   nextCas: number;

@@ -18,7 +18,7 @@
 // records after S over it gives the exact state, because records are
 // idempotent states.
 
-import type { ImageItemVisitor, ItemVisitor } from '../engine/types.js';
+import type { ItemVisitor } from '../engine/types.js';
 
 export const snapshot_format = 'memcached-lite-snapshot';
 export const snapshot_version = 1;
@@ -49,12 +49,12 @@ export function encodeTrailer(items: number, checksum: number, endSeq: number): 
   return `${JSON.stringify({ trailer: true, items, crc32: checksum, endSeq })}\n`;
 }
 
-/** Keys JSON.stringify leaves as they are (printable ASCII but `"` and `\`). */
-const plain_key = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
 /**
  * Encodes item lines, byte for byte what encodeItem gives, into one growing
- * chunk. `visitor` is an ItemVisitor (what Engine.scan steps call).
+ * chunk, straight from key and value bytes: no string per item for a key
+ * JSON.stringify would leave as it is (printable ASCII but `"` and `\`),
+ * base64 and numbers written by JS loops. `visitor` is what Engine.scan
+ * steps call.
  */
 export class ItemLineWriter {
   private buf = Buffer.allocUnsafe(2 * 1024 * 1024);
@@ -62,12 +62,28 @@ export class ItemLineWriter {
   /** Lines written so far (over all chunks). */
   count = 0;
 
-  readonly visitor: ItemVisitor = (key, value, start, end, flags, expiresAtMs, cas) => {
-    const k = plain_key.test(key) ? `"${key}"` : JSON.stringify(key);
-    const line = `{"k":${k},"v":"${value.toString('base64', start, end)}","f":${flags},"e":${expiresAtMs},"c":${cas}}\n`;
-    const room = line.length * 3;
+  readonly visitor: ItemVisitor = (keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
+    const room = 6 * (keyEnd - keyStart) + Math.ceil((end - start) / 3) * 4 + 96;
     if (this.at + room > this.buf.length) this.growFor(room);
-    this.at += this.buf.write(line, this.at, 'utf8');
+    const buf = this.buf;
+    let p = this.putAscii(open_key, this.at);
+    if (isPlainKey(keyBytes, keyStart, keyEnd)) {
+      for (let i = keyStart; i < keyEnd; i++) buf[p++] = keyBytes[i]!;
+    } else {
+      // What JSON.stringify writes between the quotes, UTF-8 encoded.
+      p += buf.write(JSON.stringify(keyBytes.toString('latin1', keyStart, keyEnd)).slice(1, -1), p, 'utf8');
+    }
+    p = this.putAscii(open_value, p); // starts with the key's closing quote
+    p = encodeBase64(value, start, end, buf, p);
+    p = this.putAscii(open_flags, p);
+    p = putUint(buf, p, flags);
+    p = this.putAscii(open_expiry, p);
+    p = putUint(buf, p, expiresAtMs);
+    p = this.putAscii(open_cas, p);
+    p = putUint(buf, p, cas);
+    buf[p++] = 0x7d; // }
+    buf[p++] = 0x0a;
+    this.at = p;
     this.count++;
   };
 
@@ -81,11 +97,63 @@ export class ItemLineWriter {
     return out;
   }
 
+  private putAscii(bytes: readonly number[], p: number): number {
+    for (let i = 0; i < bytes.length; i++) this.buf[p++] = bytes[i]!;
+    return p;
+  }
+
   private growFor(room: number): void {
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + room));
     this.buf.copy(bigger, 0, 0, this.at);
     this.buf = bigger;
   }
+}
+
+/** Whether JSON.stringify leaves the latin1 key in bytes[start, end) as it is. */
+function isPlainKey(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+const base64_alphabet = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
+
+/** Standard padded base64 of src[start, end) at dst[p..]; returns the end position. */
+function encodeBase64(src: Buffer, start: number, end: number, dst: Buffer, p: number): number {
+  const whole = start + Math.floor((end - start) / 3) * 3;
+  let i = start;
+  for (; i < whole; i += 3) {
+    const v = (src[i]! << 16) | (src[i + 1]! << 8) | src[i + 2]!;
+    dst[p++] = base64_alphabet[v >> 18]!;
+    dst[p++] = base64_alphabet[(v >> 12) & 63]!;
+    dst[p++] = base64_alphabet[(v >> 6) & 63]!;
+    dst[p++] = base64_alphabet[v & 63]!;
+  }
+  const left = end - i;
+  if (left > 0) {
+    const v = (src[i]! << 16) | (left === 2 ? src[i + 1]! << 8 : 0);
+    dst[p++] = base64_alphabet[v >> 18]!;
+    dst[p++] = base64_alphabet[(v >> 12) & 63]!;
+    dst[p++] = left === 2 ? base64_alphabet[(v >> 6) & 63]! : 0x3d;
+    dst[p++] = 0x3d;
+  }
+  return p;
+}
+
+const digit_scratch = new Uint8Array(24);
+
+/** The decimal digits of a non-negative integer (below 2^53) at buf[p..]; returns the end position. */
+function putUint(buf: Buffer, p: number, n: number): number {
+  let k = 0;
+  do {
+    const q = Math.floor(n / 10);
+    digit_scratch[k++] = 0x30 + (n - q * 10);
+    n = q;
+  } while (n > 0);
+  while (k > 0) buf[p++] = digit_scratch[--k]!;
+  return p;
 }
 
 const digits_max = 15;
@@ -170,7 +238,7 @@ function decodeBase64(src: Buffer, start: number, end: number, dst: Buffer): num
  * it (ASCII key without escapes, numbers of at most 15 digits) and visits it;
  * false if it is not (then JSON.parse decides).
  */
-function readFastLine(buf: Buffer, at: number, nl: number, visit: ImageItemVisitor): boolean {
+function readFastLine(buf: Buffer, at: number, nl: number, visit: ItemVisitor): boolean {
   if (!startsWith(buf, at, open_key)) return false;
   const keyStart = at + open_key.length;
   let q = keyStart;
@@ -201,7 +269,7 @@ function readFastLine(buf: Buffer, at: number, nl: number, visit: ImageItemVisit
  * there were; throws naming the file offset (buf starts at file byte `base`)
  * of a line that is not an item.
  */
-export function readItemLines(buf: Buffer, from: number, to: number, visit: ImageItemVisitor, base = 0): number {
+export function readItemLines(buf: Buffer, from: number, to: number, visit: ItemVisitor, base = 0): number {
   let at = from;
   let lines = 0;
   while (at < to) {

@@ -20,14 +20,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32, gunzip } from 'node:zlib';
 import type { Disk, DiskReader } from '../wal/disk.js';
-import type { EngineImage, ImageItemVisitor, ItemScan, ItemVisitor } from '../engine/types.js';
+import type { EngineImage, ItemScan, ItemVisitor } from '../engine/types.js';
 import {
   encodeHeader, encodeTrailer, ItemLineWriter, parseHeader, parseItem, parseTrailer, readItemLines,
   snapshot_file_pattern, snapshotName, type SnapshotHeader, type SnapshotItem, type SnapshotTrailer,
 } from './format.js';
 
-/** Slots visited between two yields to the event loop (~1 ms of encoding). */
-const slots_per_slice = 1000;
+/**
+ * Encoding runs in slices of about this many ms, with a yield to the event
+ * loop between them: requests wait at most about one slice for the snapshot.
+ */
+const slice_budget_ms = 0.5;
+/** Slots visited between two looks at the clock. */
+const slots_per_step = 64;
 const gunzipAsync = promisify(gunzip);
 const write_chunk_bytes = 1024 * 1024;
 
@@ -48,7 +53,9 @@ export function keyListScan(keys: readonly string[], item: (key: string) => Snap
       const end = Math.min(keys.length, at + max);
       for (; at < end; at++) {
         const it = item(keys[at]!);
-        if (it) visit(it.key, it.value, 0, it.value.length, it.flags, it.expiresAtMs, it.cas);
+        if (!it) continue;
+        const key = Buffer.from(it.key, 'latin1');
+        visit(key, 0, key.length, it.value, 0, it.value.length, it.flags, it.expiresAtMs, it.cas);
       }
       return at < keys.length;
     },
@@ -112,7 +119,9 @@ export async function writeSnapshot(opts: WriteOptions): Promise<SnapshotRef & {
     }), 'utf8'));
     const add = lines.visitor;
     for (let more = true; more;) {
-      more = scan.step(slots_per_slice, add);
+      const sliceStart = performance.now();
+      do more = scan.step(slots_per_step, add);
+      while (more && lines.bytes < write_chunk_bytes && performance.now() - sliceStart < slice_budget_ms);
       if (lines.bytes >= write_chunk_bytes) await flushItems();
       if (more) await new Promise((r) => setImmediate(r));
     }
@@ -263,7 +272,7 @@ async function readFrame(reader: DiskReader): Promise<Frame> {
 
 /** Visits the item lines of file bytes [from, to) (whole lines), reading them in chunks. */
 async function streamItemLines(
-  disk: Disk, path: string, from: number, to: number, visit: ImageItemVisitor, chunkBytes: number, scan?: BodyScan,
+  disk: Disk, path: string, from: number, to: number, visit: ItemVisitor, chunkBytes: number, scan?: BodyScan,
 ): Promise<void> {
   const reader = await openReader(disk, path);
   try {

@@ -19,7 +19,10 @@ const itemArb: fc.Arbitrary<SnapshotItem> = fc.record({
 
 function writeAll(items: SnapshotItem[]): Buffer {
   const w = new ItemLineWriter();
-  for (const it of items) w.visitor(it.key, it.value, 0, it.value.length, it.flags, it.expiresAtMs, it.cas);
+  for (const it of items) {
+    const key = Buffer.from(it.key, 'latin1');
+    w.visitor(key, 0, key.length, it.value, 0, it.value.length, it.flags, it.expiresAtMs, it.cas);
+  }
   expect(w.count).toBe(items.length);
   return Buffer.from(w.take());
 }
