@@ -4,7 +4,7 @@
 // it is, that is more than twice the live data; gzipped (level 1, ~45% of
 // the size for JSON Lines with base64 values) it is about 1.5 times.
 //
-// The file is compressed in 4 MB pieces, each an independent gzip member
+// The file is compressed in 1 MB pieces, each an independent gzip member
 // (a multi-member gzip file is one file to gunzip and zcat), on the zlib
 // thread pool, so the event loop keeps serving; after each piece it pauses
 // twice as long as the piece took, so on a machine with a single core for
@@ -22,7 +22,7 @@ import type { Disk } from '../wal/disk.js';
 import { openReader, readFully, type SnapshotRef } from './snapshot.js';
 
 const gzipAsync = promisify(gzip);
-const piece_bytes = 4 * 1024 * 1024;
+const piece_bytes = 1024 * 1024;
 /** Pause after each piece, as a multiple of the time the piece took. */
 const pause_factor = 2;
 

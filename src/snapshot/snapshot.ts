@@ -30,7 +30,7 @@ import {
  * Encoding runs in slices of about this many ms, with a yield to the event
  * loop between them: requests wait at most about one slice for the snapshot.
  */
-const slice_budget_ms = 0.5;
+const slice_budget_ms = 0.25;
 /** Slots visited between two looks at the clock. */
 const slots_per_step = 64;
 const gunzipAsync = promisify(gunzip);
