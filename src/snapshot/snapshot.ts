@@ -270,32 +270,55 @@ async function readFrame(reader: DiskReader): Promise<Frame> {
   return checkFrame(head, tail, tailStart, size);
 }
 
-/** Visits the item lines of file bytes [from, to) (whole lines), reading them in chunks. */
+/**
+ * Visits the item lines of file bytes [from, to) (whole lines), reading them
+ * in chunks into two buffers in turn: the next chunk is read while the
+ * current one is parsed. A partial last line is carried to the front of the
+ * other buffer before the read into it starts.
+ */
 async function streamItemLines(
   disk: Disk, path: string, from: number, to: number, visit: ItemVisitor, chunkBytes: number, scan?: BodyScan,
 ): Promise<void> {
   const reader = await openReader(disk, path);
+  let reading: Promise<unknown> | null = null;
   try {
-    let work = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(1, to - from)));
-    let carry = 0;
-    for (let at = from; at < to;) {
-      if (carry === work.length) {
-        const bigger = Buffer.allocUnsafe(work.length * 2); // a line longer than a chunk
-        work.copy(bigger, 0, 0, carry);
-        work = bigger;
-      }
-      const n = Math.min(work.length - carry, to - at);
-      await readFully(reader, work, carry, n, at);
-      if (scan) scan.crc = crc32(work.subarray(carry, carry + n), scan.crc);
+    const size = Math.min(chunkBytes, Math.max(1, to - from));
+    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+    let at = from;
+    /** Starts reading the next chunk into buffers[k] after `carry` bytes; resolves to [bytes read, file position]. */
+    const readInto = (k: number, carry: number): Promise<[number, number]> => {
+      const n = Math.min(buffers[k]!.length - carry, to - at);
+      const position = at;
       at += n;
+      const done = readFully(reader, buffers[k]!, carry, n, position).then((): [number, number] => [n, position]);
+      reading = done;
+      return done;
+    };
+    let current = 0;
+    let carry = 0;
+    let next: Promise<[number, number]> | null = readInto(0, 0);
+    while (next) {
+      const [n, position] = await next;
+      next = null;
+      const work = buffers[current]!;
       const filled = carry + n;
+      if (scan) scan.crc = crc32(work.subarray(carry, filled), scan.crc);
       const lineEnd = at === to ? filled : work.lastIndexOf(0x0a, filled - 1) + 1;
-      const lines = readItemLines(work, 0, lineEnd, visit, at - filled);
+      const nextCarry = filled - lineEnd;
+      if (at < to) {
+        const other = 1 - current;
+        // A line longer than a chunk: the other buffer must hold it and still have room to read into.
+        if (buffers[other]!.length <= nextCarry) buffers[other] = Buffer.allocUnsafe(Math.max(2 * nextCarry, work.length));
+        work.copy(buffers[other]!, 0, lineEnd, filled);
+        next = readInto(other, nextCarry);
+      }
+      const lines = readItemLines(work, 0, lineEnd, visit, position - carry);
       if (scan) scan.lines += lines;
-      carry = filled - lineEnd;
-      work.copy(work, 0, lineEnd, filled);
+      carry = nextCarry;
+      current = 1 - current;
     }
   } finally {
+    await (reading as Promise<unknown> | null)?.catch(() => {});
     await reader.close();
   }
 }
