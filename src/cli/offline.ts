@@ -140,9 +140,9 @@ export async function recoverLikeServer(disk: Disk, dataDir: string, repair: boo
  * snapshot covers it. Offline nothing else will append, so an empty segment
  * named lastSeq + 1 is exactly where the next server continues.
  */
-export async function startNextSegment(disk: Disk, walDir: string, report: RecoveryReport): Promise<string | null> {
-  if (report.tail && report.tail.sizeBytes === 0) return null;
-  const path = join(walDir, segmentName(report.lastSeq + 1));
+export async function startNextSegment(disk: Disk, walDir: string, lastSeq: number, newestIsEmpty: boolean): Promise<string | null> {
+  if (newestIsEmpty) return null;
+  const path = join(walDir, segmentName(lastSeq + 1));
   if (await disk.exists(path)) return null;
   const file = await disk.open(path, true);
   try { await file.datasync(); } finally { await file.close(); }

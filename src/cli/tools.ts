@@ -323,7 +323,7 @@ async function compact(a: ToolArgs, io: ToolIo): Promise<number> {
     const note = (m: string) => io.err(`${m}\n`);
     const before = await storage(dataDir);
     const { engine, snapshot, report } = await recoverLikeServer(nodeDisk, dataDir, a.flags.has('repair-wal'), note);
-    await startNextSegment(nodeDisk, walDir, report);
+    await startNextSegment(nodeDisk, walDir, report.lastSeq, report.tail !== null && report.tail.sizeBytes === 0);
     let message = '';
     const compactor = new Compactor({
       disk: nodeDisk, snapshotDir, source: engineSource(engine, io.now), serverVersion: server_version, now: io.now,
@@ -491,6 +491,7 @@ async function load(a: ToolArgs, io: ToolIo): Promise<number> {
       await wal.syncThrough(seq);
       if (failed()) throw new ToolError(3, `WAL write failed: ${failed()!.message}`);
       let message = '';
+      let removableThrough = 0;
       const compactor = new Compactor({
         disk: nodeDisk, snapshotDir, source: engineSource(engine, io.now), serverVersion: server_version, now: io.now,
         report: (m) => { message = m; },
@@ -498,6 +499,7 @@ async function load(a: ToolArgs, io: ToolIo): Promise<number> {
           requestRoll: () => wal.requestRoll(),
           syncThrough: (s) => wal.syncThrough(s),
           removeThrough: async (s) => {
+            removableThrough = s;
             const bytes = await removeCoveredSegments(nodeDisk, walDir, s, archive);
             wal.segmentsRemoved(bytes);
             return bytes;
@@ -506,6 +508,12 @@ async function load(a: ToolArgs, io: ToolIo): Promise<number> {
       });
       const result = await compactor.run();
       if (!result) throw new ToolError(3, `the items are in the WAL (sequences ${firstSeq}..${seq}) but the snapshot failed: ${message}`);
+      // The segment this load wrote is still the newest, so the compaction could
+      // not drop it although the snapshot covers it: start the next segment (as
+      // the offline compact does) and drop what is covered now.
+      await wal.close();
+      await startNextSegment(nodeDisk, walDir, seq, seq < firstSeq);
+      await removeCoveredSegments(nodeDisk, walDir, removableThrough, archive);
       const loaded = items.length - expired;
       const pending = engine.flushPendingAtMs ? `; note: a delayed flush_all pending at ${new Date(engine.flushPendingAtMs).toISOString()} will remove them` : '';
       await io.out([

@@ -354,6 +354,10 @@ describe('dump and load', () => {
     const l = await tool('load', '--data-dir', target, file);
     expect(l.code).toBe(0);
     expect(l.stdout).toContain(`loaded ${model.items.length} item(s)`);
+    // The snapshot covers every record the load wrote: no WAL segment with records is left.
+    const walFiles = readdirSync(join(target, 'wal')).filter((n) => n.endsWith('.wal'));
+    expect(walFiles.length).toBeGreaterThan(0);
+    for (const n of walFiles) expect(statSync(join(target, 'wal', n)).size, n).toBe(0);
     const loaded = await stateOfDir(target);
     const strip = (s: State) => s.items.map(({ k, v, f, e }) => ({ k, v, f, e }));
     expect(strip(loaded)).toEqual(strip(model));
