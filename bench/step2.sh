@@ -20,9 +20,9 @@
 # and load generator to CPU $LOAD_CPU, all on 127.0.0.1, free ports, one
 # `mktemp -d` work dir, every process stopped by its PID, trap on exit):
 #   memcached-lite: `memcached-lite load --data-dir D dump.jsonl` (WAL records
-#     + a snapshot of ITEMS items). load leaves the WAL segment it wrote (see
-#     below), so after one start of that state (reported as "as loaded") an
-#     offline `memcached-lite compact` drops it; then a server on D gets the
+#     + a snapshot of ITEMS items; load drops the WAL segment it wrote once
+#     the snapshot covers it). After one start of that state (reported as
+#     "as loaded") and an offline `memcached-lite compact`, a server on D gets the
 #     UPDATES sets from a pipelined Node client (step2-client.mjs sets;
 #     replies are held until durable, so every record is in the WAL when it
 #     returns) and is stopped with SIGKILL: D now holds a snapshot of ITEMS
@@ -248,11 +248,9 @@ taskset -c "$SERVER_CPU" "$LITE_BIN" load --data-dir "$LITE_DIR" "$GEN/dump.json
 LOAD_MS=$(( $(now_ms) - t ))
 ls -l --time-style=+ "$LITE_DIR" "$LITE_DIR/snapshots" "$LITE_DIR/wal" >"$LOG_DIR/lite-after-load.ls" 2>&1 || true
 
-# `load` leaves its own WAL segment behind (the compaction at its end never
-# removes the newest segment, and the roll it requests happens only at the next
-# record): a server started now would read 1M covered records before the
-# snapshot's successors. One start measures that state (reported, not a
-# target figure); an offline `compact` then drops the covered segment, so the
+# One start measures the state `load` left (reported, not a target figure; an
+# older load left its covered WAL segment here, which the report flags as an
+# anomaly if it ever comes back); an offline `compact` follows, so the
 # measured state is exactly "snapshot of ITEMS items + UPDATES WAL records".
 note "memcached-lite: one start as \`load\` left the data dir (snapshot + its covered WAL)"
 spawn_server lite lite-asloaded "$LITE_DIR"
