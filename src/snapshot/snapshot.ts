@@ -1,20 +1,25 @@
 // Writing and loading snapshots (format.ts has the layout).
 //
-// Writing: the source's item scan is stepped in slices with a yield to the
-// event loop between slices, so serving goes on; the snapshot is fuzzy from
-// its start sequence S. Lines are encoded straight into a chunk Buffer and the
-// checksum is chained over whole chunks (the same CRC as line by line). Before the file is made visible, the
-// caller's `beforeCommit(E)` must make the WAL durable through E, the newest
-// sequence the snapshot may reflect: otherwise a snapshot could hold a write
-// whose log record (and acknowledgement) never happened. Replacement is
-// durable: write <name>.tmp, fsync, rename, fsync the directory; on any error
-// the temp file is removed and nothing else changes.
+// Writing: the source's item scan is stepped in ~0.25 ms slices with a yield
+// to the event loop between them, so serving goes on; the snapshot is fuzzy
+// from its start sequence S. Lines are encoded straight into a chunk Buffer
+// and the checksum is chained over whole chunks (the same CRC as line by
+// line). Before the file is made visible, the caller's `beforeCommit(E)` must
+// make the WAL durable through E, the newest sequence the snapshot may
+// reflect: otherwise a snapshot could hold a write whose log record (and
+// acknowledgement) never happened. Replacement is durable: write
+// <name>.tmp, fsync, rename, fsync the directory; on any error the temp file
+// is removed and nothing else changes.
 //
 // Loading: the newest file that validates (header, trailer, item count and
 // checksum) wins; invalid ones are reported and skipped, so a damaged newest
 // snapshot falls back to the previous one (and the longer WAL after it).
-// Item lines as this writer lays them out are read by a byte-level fast path
-// (format.ts: readItemLine); any other valid JSON line goes through JSON.parse.
+// Files are streamed in chunks (memory stays small); at start-up a candidate
+// is restored in one pass while its checksum and count are checked, and
+// replaced by the next candidate if it proves bad at its end. A <seq>.jsonl.gz
+// file (the fallback, compress.ts) is gunzipped whole when it is read. Item
+// lines as this writer lays them out are read by a byte-level fast path
+// (format.ts: readItemLines); any other valid JSON line goes through JSON.parse.
 
 import { join } from 'node:path';
 import { promisify } from 'node:util';
