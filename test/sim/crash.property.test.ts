@@ -34,13 +34,17 @@ import { listSegments, removeCoveredSegments } from '../../src/wal/segments.js';
 import { WalWriter } from '../../src/wal/writer.js';
 import type { Disk } from '../../src/wal/disk.js';
 import { Compactor, loadNewestSnapshot, type SnapshotSource } from '../../src/snapshot/index.js';
-import { makeRng, SimDisk, type Rng } from './sim-disk.js';
+import { faultMatches, makeRng, SimDisk, type FaultCode, type FaultWhere, type FiredFault, type Rng } from './sim-disk.js';
 
 const sabotage = process.env.SIM_SABOTAGE ?? '';
 const numRuns = Number(process.env.SIM_RUNS ?? 1000);
 
 /** Coverage counters (printed with SIM_STATS=1), to see that the scenarios reach what they aim at. */
-export const stats = { runs: 0, crashes: 0, frozen: 0, snapshotsDone: 0, acked: 0, recoveredRecords: 0, tornTails: 0, segmentsMax: 0, fromSnapshot: 0, crashLostUnacked: 0 };
+export const stats = {
+  runs: 0, crashes: 0, frozen: 0, snapshotsDone: 0, acked: 0, recoveredRecords: 0, tornTails: 0, segmentsMax: 0, fromSnapshot: 0, crashLostUnacked: 0,
+  faultsFired: 0, fatalExits: 0, walFullEntered: 0, refusedWhileFull: 0, resumedAfterFull: 0, snapshotFaultFailures: 0, compressFaultKeptPlain: 0,
+  laterCompactionOk: 0,
+};
 
 const DATA = '/data';
 const WAL = join(DATA, 'wal');
@@ -59,7 +63,12 @@ type Step =
   | { t: 'snap' }
   | { t: 'snapBg' }
   | { t: 'arm'; op: string; where: 'wal' | 'snapshots' | 'any'; nth: number }
-  | { t: 'crash' };
+  | { t: 'crash' }
+  // Faults (issue 4): the nth next matching write/datasync fails; the disk fills up; space returns; a read.
+  | { t: 'fault'; op: 'write' | 'datasync'; code: FaultCode; where: FaultWhere; nth: number }
+  | { t: 'fill' }
+  | { t: 'unfill' }
+  | { t: 'get'; key: string };
 
 const key = fc.constantFrom(...KEYS);
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -81,11 +90,32 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ t: 'crash' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('fault' as const),
+      op: fc.constantFrom('write' as const, 'datasync' as const),
+      code: fc.constantFrom('EIO' as const, 'ENOSPC' as const),
+      where: fc.constantFrom('wal' as const, 'snapshots' as const, 'any' as const),
+      nth: fc.nat(3),
+    }).map((f) => (f.op === 'datasync' ? { ...f, code: 'EIO' as const } : f)), // an fsync error is EIO
+  },
+  { weight: 1, arbitrary: fc.constant({ t: 'fill' as const }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'unfill' as const }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('get' as const), key }) },
 );
 
 // ---- the system under test, booted as src/main.ts does -----------------------
 
-interface Sys { disk: SimDisk; engine: Engine; wal: WalWriter; compactor: Compactor; reports: string[]; recoveryLogs: string[] }
+interface Sys {
+  disk: SimDisk; engine: Engine; wal: WalWriter; compactor: Compactor; reports: string[]; recoveryLogs: string[];
+  /** The error passed to onFatal: main.ts exits there, so the simulation treats this process as dead. */
+  fatal: Error | null;
+  /** The WAL's ackedSeq when onFatal ran: it must never move afterwards. */
+  ackedAtFatal: number;
+  /** Broken guarantees noticed inside callbacks, thrown by the scenario loop. */
+  violations: string[];
+}
 
 function makeClock(): () => number {
   let t = 1_700_000_000_000;
@@ -105,7 +135,13 @@ function systemDisk(disk: SimDisk): Disk {
 async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) => void): Promise<Sys> {
   const disk = systemDisk(simDisk);
   const recoveryLogs: string[] = [];
-  const log = (m: string) => { recoveryLogs.push(m); };
+  const violations: string[] = [];
+  let walRef: WalWriter | null = null;
+  const log = (m: string) => {
+    recoveryLogs.push(m);
+    // The writer logs this right after it entered disk-full mode: it must refuse writes from then on.
+    if (m.startsWith('disk full') && walRef?.acceptingWrites) violations.push(`the WAL logged "${m}" but still accepts writes`);
+  };
   await disk.mkdirp(WAL);
   let sink: (e: Effect) => void = () => { throw new Error('the engine emitted an effect during recovery'); };
   const engine = new Engine({ memoryLimitBytes: 64 * 1024 * 1024, itemSizeMaxBytes: 1024 * 1024, evictionsDisabled: false }, (e) => sink(e));
@@ -122,10 +158,17 @@ async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) =
   for (const s of await listSegments(disk, WAL)) if (s.path !== report.tail?.segment.path) olderBytes += await disk.size(s.path);
   const wal = await WalWriter.open({
     disk, walDir: WAL, mode: 'always', tail: report.tail, lastSeq: Math.max(report.lastSeq, engine.lastSeq),
-    olderSegmentsBytes: olderBytes, ballastBytes: 4096, segmentSizeMaxBytes: 512, now,
-    onFatal: (err) => { throw err; },
+    olderSegmentsBytes: olderBytes, ballastBytes: 4096, segmentSizeMaxBytes: 512, now, ballastRetryIntervalMs: 2,
+    // main.ts logs and exits: nothing of this process runs any more, so its disk stops here.
+    onFatal: (err) => {
+      if (sys.fatal) violations.push(`onFatal called twice (${err.message})`);
+      sys.fatal ??= err;
+      sys.ackedAtFatal = wal.ackedSeq;
+      simDisk.halted = true;
+    },
     log,
   });
+  walRef = wal;
   sink = (e) => { onEffect(e); wal.append(e); };
   engine.enforceMemoryLimit(now());
   const source: SnapshotSource = {
@@ -147,7 +190,8 @@ async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) =
       },
     },
   });
-  return { disk: simDisk, engine, wal, compactor, reports, recoveryLogs };
+  const sys: Sys = { disk: simDisk, engine, wal, compactor, reports, recoveryLogs, fatal: null, ackedAtFatal: 0, violations };
+  return sys;
 }
 
 /** Canonical text of the engine's items: key, value, flags, cas. */
@@ -221,6 +265,79 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
 
   let sys = await boot(disk, now, onEffect);
 
+  // What the injected faults require of the running system (reset at each boot by watch()).
+  let walEioAcked: number | null = null; // ackedSeq when an EIO hit a WAL segment write or fsync
+  let walEnospcAccepting = false; // the last ENOSPC on a WAL segment came while the writer held its ballast
+  let fullLogsNeeded = 0; // how many "disk full" log lines the writer must have written by now
+  let compactionMark = 0; // faults fired before the running compaction started
+  let reportsChecked = 0;
+  let unexpected: string | null = null; // a compaction outcome no injected fault explains
+  const diskFullLogs = () => sys.recoveryLogs.filter((m) => m.startsWith('disk full')).length;
+  const watch = () => {
+    walEioAcked = null;
+    walEnospcAccepting = false;
+    fullLogsNeeded = 0;
+    reportsChecked = 0;
+    const s = sys;
+    disk.onFault = (f: FiredFault) => {
+      stats.faultsFired++;
+      if (!faultMatches('wal', f.path) || s.fatal) return;
+      if (f.code === 'EIO') walEioAcked ??= s.wal.ackedSeq;
+      else {
+        walEnospcAccepting = s.wal.acceptingWrites;
+        if (walEnospcAccepting) { fullLogsNeeded = diskFullLogs() + 1; stats.walFullEntered++; }
+      }
+    };
+  };
+  watch();
+
+  /** The fault outcomes (issue 4) hold so far; throws otherwise. */
+  const checkFaultOutcomes = () => {
+    const s = sys;
+    if (s.violations.length) throw new Error(s.violations[0]);
+    if (unexpected) throw new Error(unexpected);
+    if (walEioAcked !== null) {
+      // A failed write or fsync: nothing of that batch (or later) may be acknowledged, and the process must stop.
+      expect(s.wal.ackedSeq, 'the WAL acknowledged past a failed write/fsync').toBe(walEioAcked);
+      if (!s.fatal) throw new Error('EIO on a WAL write or fsync did not call onFatal');
+    }
+    if (s.fatal) {
+      expect(s.wal.ackedSeq, 'the WAL acknowledged after onFatal').toBe(s.ackedAtFatal);
+      if ((s.fatal as NodeJS.ErrnoException).code === 'ENOSPC' && walEnospcAccepting) {
+        throw new Error(`ENOSPC on a WAL write was fatal although the writer held its ballast: ${s.fatal.message}`);
+      }
+    } else if (fullLogsNeeded && diskFullLogs() < fullLogsNeeded) {
+      throw new Error('ENOSPC on a WAL write (ballast present) did not put the writer in disk-full mode');
+    }
+  };
+
+  /** Runs (or joins) a compaction; its failure must be explained by an injected fault, a halted disk or a fatal WAL error. */
+  const compact = (): Promise<unknown> => {
+    const s = sys;
+    const d = disk;
+    if (!s.compactor.busy) compactionMark = d.faultsFired.length;
+    const mark = compactionMark;
+    return s.compactor.run().then((r) => {
+      const injected = d.faultsFired.length > mark || d.halted || s.fatal !== null;
+      if (r) stats.snapshotsDone++;
+      else if (injected) stats.snapshotFaultFailures++;
+      else unexpected ??= `compaction failed on a healthy disk: ${s.reports.filter((m) => m.startsWith('snapshot failed')).pop()}`;
+      for (; reportsChecked < s.reports.length && s === sys; reportsChecked++) {
+        const m = /^could not compress the fallback snapshot (\S+) \(kept as it is\)/.exec(s.reports[reportsChecked]!);
+        if (!m) continue;
+        if (!injected) unexpected ??= `compressing the fallback failed on a healthy disk: ${s.reports[reportsChecked]}`;
+        if (d.halted) continue;
+        // The plain fallback stays, and no temp file is left behind.
+        const files = d.files();
+        if (!files.has(join(SNAP, m[1]!)) || files.has(join(SNAP, `${m[1]}.gz.tmp`))) {
+          unexpected ??= `after a failed compression the plain fallback ${m[1]} is gone or its temp file stays: ${[...files.keys()].join(' ')}`;
+        }
+        stats.compressFaultKeptPlain++;
+      }
+      return r;
+    });
+  };
+
   const observe = () => {
     const acked = sys.wal.ackedSeq;
     pendingReplies = pendingReplies.filter((seq) => {
@@ -245,6 +362,8 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
   };
 
   const crashAndRecover = async () => {
+    checkFaultOutcomes();
+    if (sys.fatal) stats.fatalExits++;
     stats.crashes++;
     if (disk.halted) stats.frozen++;
     stats.segmentsMax = Math.max(stats.segmentsMax, listSegmentsNow(disk).length);
@@ -258,6 +377,7 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
 
     disk = crashed;
     sys = await boot(disk, now, onEffect);
+    watch();
     const state = stateOf(sys.engine, now());
     const L = sys.engine.lastSeq;
     const ctx = () => `recovered lastSeq ${L}; round base ${baseSeq}, issued through ${baseSeq + states.length - 1}, acked through ${maxAckedSeq}\nrecovered:\n${state}\nlogs: ${sys.recoveryLogs.join(' / ')}`;
@@ -290,7 +410,20 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
     }
   };
 
-  for (const step of steps) {
+  const isMutation = (step: Step) => step.t === 'set' || step.t === 'del' || step.t === 'incr' || step.t === 'append';
+
+  const doStep = async (step: Step) => {
+    // onFatal ran: main.ts has exited; restart on what the disk kept.
+    if (sys.fatal) await crashAndRecover();
+    if (isMutation(step)) {
+      // As src/net/connection.ts: wait while the un-durable backlog is large; refuse (SERVER_ERROR, not applied) when the disk is full.
+      if (sys.wal.admission() === 'wait') await until(() => sys.wal.admission() !== 'wait' || !!sys.fatal, 'WAL admission');
+      if (sys.fatal) await crashAndRecover();
+      if (sys.wal.admission() === 'full') {
+        stats.refusedWhileFull++;
+        return;
+      }
+    }
     const { engine } = sys;
     const t = now();
     const before = engine.lastSeq;
@@ -309,17 +442,27 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
       }
       case 'snap': {
         let done = false;
-        void sys.compactor.run().then((r) => { done = true; if (r) stats.snapshotsDone++; });
+        void compact().then(() => { done = true; });
         await until(() => done, 'a snapshot');
         break;
       }
-      case 'snapBg': void sys.compactor.run().then((r) => { if (r) stats.snapshotsDone++; }); break;
+      case 'snapBg': void compact(); break;
       case 'arm': {
         let seen = 0;
         disk.freezeAt((op, path) => op === step.op && (step.where === 'any' || path.includes(`/${step.where}`)) && seen++ === step.nth);
         break;
       }
       case 'crash': await crashAndRecover(); break;
+      case 'fault': disk.failNext({ op: step.op, code: step.code, where: step.where, nth: step.nth }); break;
+      case 'fill': disk.fill(); break;
+      case 'unfill': disk.unfill(); break;
+      case 'get': {
+        // Reads keep working, full disk or not.
+        const item = engine.get(step.key, t);
+        const want = model.get(step.key);
+        expect(item ? `${item.value.toString('latin1')}|${item.flags}` : null, `get ${step.key}`).toBe(want ? `${want.value}|${want.flags}` : null);
+        break;
+      }
     }
     if (seq !== null) {
       applyModel(model, step);
@@ -335,8 +478,32 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
       else pendingReplies.push(seq);
     }
     observe();
-    const failed = sys.reports.find((m) => m.startsWith('snapshot failed'));
-    if (failed && !disk.halted) throw new Error(`compaction failed on a healthy disk: ${failed}`);
+    checkFaultOutcomes();
+  };
+
+  for (const step of steps) await doStep(step);
+
+  // Space returns and faults stop: the system must accept and acknowledge writes again, and compact.
+  if (sys.fatal) await crashAndRecover();
+  disk.clearFaults();
+  disk.unfill();
+  if (!disk.halted) {
+    const wasFull = !sys.wal.acceptingWrites;
+    await until(() => sys.wal.acceptingWrites || !!sys.fatal, 'writes to be accepted again after space returned');
+    if (wasFull && sys.wal.acceptingWrites) stats.resumedAfterFull++;
+    await doStep({ t: 'set', key: 'a', val: 'after', flags: 1 });
+    const seq = sys.engine.lastSeq;
+    await doStep({ t: 'sync' });
+    if (!disk.halted) expect(maxAckedSeq, 'a write after space returned was not acknowledged').toBeGreaterThanOrEqual(seq);
+    await until(() => !sys.compactor.busy, 'the running compaction');
+    let result: unknown = undefined;
+    void compact().then((r) => { result = r; });
+    await until(() => result !== undefined, 'a compaction after faults');
+    if (!disk.halted && !sys.fatal) {
+      expect(result, `a later compaction must succeed: ${sys.reports.join(' / ')}`).not.toBeNull();
+      stats.laterCompactionOk++;
+    }
+    checkFaultOutcomes();
   }
   await crashAndRecover();
   await sys.wal.close();
