@@ -21,7 +21,8 @@
 // Reproduce a failure with SIM_SEED=<seed> SIM_PATH=<path> from fast-check's
 // report (the WAL's 300 us group-commit window reads the real clock, so a
 // replay can batch differently; the seed then usually, not always, repeats it).
-// SIM_RUNS sets numRuns, SIM_STATS=1 prints coverage counters.
+// SIM_RUNS sets numRuns, SIM_STATS=1 prints coverage counters, SIM_NO_SHRINK=1
+// reports the first failing case without shrinking it.
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -509,16 +510,22 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
   await sys.wal.close();
 }
 
+const timeoutMs = Math.max(60_000, numRuns * 30);
+
 describe('crash consistency on a simulated disk', () => {
   it('recovers a prefix containing every acknowledged write, across crashes and snapshots', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer(), fc.array(stepArb, { minLength: 10, maxLength: 100, size: 'max' }), (seed, steps) => runScenario(seed, steps)),
       {
         numRuns,
+        // Shrinking a rare failure can take minutes: stop it in time to print the seed and the case found so far.
+        interruptAfterTimeLimit: timeoutMs - 10_000,
+        markInterruptAsFailure: true,
+        ...(process.env.SIM_NO_SHRINK ? { endOnFailure: true } : {}),
         ...(process.env.SIM_SEED ? { seed: Number(process.env.SIM_SEED) } : {}),
         ...(process.env.SIM_PATH ? { path: process.env.SIM_PATH } : {}),
       },
     );
     if (process.env.SIM_STATS) console.log(stats);
-  }, Math.max(60_000, numRuns * 30));
+  }, timeoutMs);
 });
