@@ -14,6 +14,30 @@
 //   - recovering twice from the same crashed disk gives the same state.
 // Then the recovered system keeps running for more rounds.
 //
+// Faults (issue 4; SimDisk.failNext and fill): step kinds `fault` (the nth
+// next write or datasync on a WAL segment, a snapshot file or any file fails
+// with EIO, or a write with ENOSPC), `fill` (the disk is full for 1-8 steps:
+// growth fails with ENOSPC beyond what unlinks free) and `get` (reads work,
+// full disk or not). Required outcomes, checked after every step:
+//   - EIO on a WAL write or fsync: onFatal runs (main.ts exits there; here the
+//     process's disk halts and the next step crashes and recovers with the
+//     checks above), and wal.ackedSeq never moves past the value it had when
+//     the fault fired: no reply for a failed batch, nor any after it;
+//   - ENOSPC on a WAL write while the writer holds its ballast: never fatal,
+//     the writer enters disk-full mode (acceptingWrites false when it logs
+//     so); while admission() is 'full' the simulation refuses mutations (not
+//     applied, as src/net/connection.ts answers SERVER_ERROR); the writer
+//     retries the ballast every 2 ms (ballastRetryIntervalMs) instead of 1 s;
+//   - a fault while a snapshot is written or compressed: the compaction
+//     reports failure (a failure no injected fault, halted disk or fatal WAL
+//     explains fails the test, as before), a failed compression keeps the
+//     plain fallback and leaves no temp file, and nothing is lost (the crash
+//     checks);
+//   - at the end faults stop and space returns: writes must be accepted and
+//     acknowledged again, a compaction must succeed if one failed, and a
+//     last crash is checked.
+// Shrinking stops 10 s before the test's timeout, so a failure always prints its seed.
+//
 // Sabotage switches (to see the property fail): SIM_SABOTAGE=ack-early treats
 // replies as acknowledged at once; SIM_SABOTAGE=no-before-commit makes the
 // snapshot's beforeCommit (LogControl.syncThrough) a no-op;
@@ -510,7 +534,8 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
   await sys.wal.close();
 }
 
-const timeoutMs = Math.max(60_000, numRuns * 30);
+// 50 ms a run: four times the usual pace, so only a hang or a failure being shrunk reaches it.
+const timeoutMs = Math.max(60_000, numRuns * 50);
 
 describe('crash consistency on a simulated disk', () => {
   it('recovers a prefix containing every acknowledged write, across crashes and snapshots', async () => {
