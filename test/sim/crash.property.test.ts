@@ -120,7 +120,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       t: fc.constant('fault' as const),
       op: fc.constantFrom('write' as const, 'datasync' as const),
       code: fc.constantFrom('EIO' as const, 'ENOSPC' as const),
-      where: fc.constantFrom('wal' as const, 'snapshots' as const, 'any' as const),
+      where: fc.constantFrom('wal' as const, 'snapshots' as const, 'compress' as const, 'any' as const),
       nth: fc.nat(3),
     }).map((f) => (f.op === 'datasync' ? { ...f, code: 'EIO' as const } : f)), // an fsync error is EIO
   },
@@ -350,6 +350,7 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
         const m = /^could not compress the fallback snapshot (\S+) \(kept as it is\)/.exec(s.reports[reportsChecked]!);
         if (!m) continue;
         if (!injected) unexpected ??= `compressing the fallback failed on a healthy disk: ${s.reports[reportsChecked]}`;
+        compactionFailed = true;
         if (d.halted) continue;
         // The plain fallback stays, and no temp file is left behind.
         const files = d.files();
@@ -537,6 +538,25 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
 // 50 ms a run: four times the usual pace, so only a hang or a failure being shrunk reaches it.
 const timeoutMs = Math.max(60_000, numRuns * 50);
 
+/** Each fault outcome, exercised on every run whatever the random mix gives (fast-check `examples`). */
+const sets = (n: number): Step[] => Array.from({ length: n }, (_, i) => ({ t: 'set', key: KEYS[i % 4]!, val: `x${i}`, flags: i % 3 }));
+const faultExamples: Array<[number, Step[]]> = [
+  // fsync error on the WAL: fatal, nothing of the batch acknowledged, restart recovers the acknowledged.
+  [1, [...sets(3), { t: 'sync' }, { t: 'fault', op: 'datasync', code: 'EIO', where: 'wal', nth: 0 }, ...sets(2), { t: 'sync' }, { t: 'get', key: 'a' }, ...sets(2)]],
+  // EIO on a WAL write: the same.
+  [2, [...sets(2), { t: 'sync' }, { t: 'fault', op: 'write', code: 'EIO', where: 'wal', nth: 0 }, ...sets(3), { t: 'wait', turns: 4 }, ...sets(2), { t: 'sync' }]],
+  // ENOSPC on a WAL write with the ballast there: disk-full mode, refusals, reads, resume.
+  [3, [...sets(2), { t: 'sync' }, { t: 'fill', steps: 6 }, { t: 'set', key: 'b', val: 'full', flags: 0 }, { t: 'sync' }, ...sets(3), { t: 'get', key: 'b' }, { t: 'wait', turns: 8 }, ...sets(3), { t: 'sync' }]],
+  // A one-shot ENOSPC on a WAL write: the retried write completes the batch.
+  [4, [...sets(2), { t: 'fault', op: 'write', code: 'ENOSPC', where: 'wal', nth: 0 }, ...sets(2), { t: 'sync' }, ...sets(2), { t: 'sync' }]],
+  // A snapshot write and a snapshot fsync fail; the next compaction succeeds.
+  [5, [...sets(3), { t: 'fault', op: 'write', code: 'EIO', where: 'snapshots', nth: 0 }, { t: 'snap' }, ...sets(2), { t: 'fault', op: 'datasync', code: 'EIO', where: 'snapshots', nth: 0 }, { t: 'snap' }, ...sets(2), { t: 'snap' }, ...sets(1)]],
+  // A full disk during a snapshot.
+  [6, [...sets(3), { t: 'sync' }, { t: 'fill', steps: 3 }, { t: 'snap' }, { t: 'get', key: 'c' }, ...sets(3), { t: 'snap' }]],
+  // Compressing the fallback fails (write, then fsync): the plain file stays; a later compaction compresses it.
+  [7, [...sets(3), { t: 'snap' }, ...sets(2), { t: 'fault', op: 'write', code: 'EIO', where: 'compress', nth: 0 }, { t: 'snap' }, ...sets(2), { t: 'crash' }, ...sets(2), { t: 'snap' }, ...sets(2), { t: 'fault', op: 'datasync', code: 'EIO', where: 'compress', nth: 0 }, { t: 'snap' }, ...sets(1)]],
+];
+
 describe('crash consistency on a simulated disk', () => {
   it('recovers a prefix containing every acknowledged write, across crashes and snapshots', async () => {
     await fc.assert(
@@ -546,6 +566,7 @@ describe('crash consistency on a simulated disk', () => {
         // Shrinking a rare failure can take minutes: stop it in time to print the seed and the case found so far.
         interruptAfterTimeLimit: timeoutMs - 10_000,
         markInterruptAsFailure: true,
+        examples: process.env.SIM_SEED ? [] : faultExamples,
         ...(process.env.SIM_NO_SHRINK ? { endOnFailure: true } : {}),
         ...(process.env.SIM_SEED ? { seed: Number(process.env.SIM_SEED) } : {}),
         ...(process.env.SIM_PATH ? { path: process.env.SIM_PATH } : {}),

@@ -105,8 +105,8 @@ function enoent(op: string, path: string): NodeJS.ErrnoException {
 }
 
 export type FaultCode = 'EIO' | 'ENOSPC';
-/** Which files a fault may hit: WAL segments (*.wal), snapshot files (also .tmp, .gz), or any file. */
-export type FaultWhere = 'wal' | 'snapshots' | 'any';
+/** Which files a fault may hit: WAL segments (*.wal), snapshot files (also .tmp, .gz), the compressed fallback being written (*.gz.tmp), or any file. */
+export type FaultWhere = 'wal' | 'snapshots' | 'compress' | 'any';
 export interface FaultSpec {
   op: 'write' | 'datasync';
   code: FaultCode;
@@ -120,6 +120,7 @@ export interface FiredFault { op: 'write' | 'datasync' | 'copyFile'; code: Fault
 export function faultMatches(where: FaultWhere, path: string): boolean {
   if (where === 'wal') return path.includes('/wal/') && path.endsWith('.wal');
   if (where === 'snapshots') return path.includes('/snapshots/');
+  if (where === 'compress') return path.endsWith('.gz.tmp');
   return true;
 }
 
