@@ -152,8 +152,6 @@ export class SimDisk implements Disk {
   onFault: ((fault: FiredFault) => void) | null = null;
   /** Full disk: bytes that may still be added (freed by unlinks since fill()); null = unlimited. */
   private spaceLeft: number | null = null;
-  /** Files that grew while the disk was full (they took space an unlink had freed). */
-  readonly grewWhileFull = new Set<string>();
 
   constructor(private readonly rng: Rng, private readonly options: SimDiskOptions = {}) {
     this.dirs.set('/', new Dir());
@@ -170,7 +168,12 @@ export class SimDisk implements Disk {
   /** Drops faults armed with failNext that have not fired. */
   clearFaults(): void { this.faults = []; }
 
-  /** From now on the disk is full: growing a file fails with ENOSPC beyond what unlinks free. */
+  /**
+   * From now on the disk is full: growing a file fails with ENOSPC beyond what
+   * unlinks free. Called again, it takes back what unlinks had freed (someone
+   * else filled it): after the WAL released its ballast, that makes its next
+   * write fail too, which the writer treats as fatal, by design.
+   */
   fill(): void { this.spaceLeft = 0; }
   /** Space is available again. */
   unfill(): void { this.spaceLeft = null; }
@@ -337,7 +340,6 @@ export class SimDisk implements Disk {
     if (this.spaceLeft === null || growth <= 0) return;
     if (growth > this.spaceLeft) throw this.fire({ op, code: 'ENOSPC', path, full: true });
     this.spaceLeft -= growth;
-    this.grewWhileFull.add(path);
   }
 
   private done(op: string, path: string): void {
