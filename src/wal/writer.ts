@@ -52,6 +52,8 @@ export interface WalWriterOptions {
   segmentSizeMaxBytes?: number;
   /** Clock for record timestamps (default Date.now). */
   now?: () => number;
+  /** How often disk-full mode retries writing the ballast (default 1000 ms; the simulation uses a few ms). */
+  ballastRetryIntervalMs?: number;
   onFatal: (err: Error) => void;
   log: (message: string) => void;
 }
@@ -125,7 +127,7 @@ export class WalWriter {
     const writer = new WalWriter(opts, file, path, size);
     await writer.restoreBallast();
     if (opts.mode === 'everysec') writer.timers.push(setInterval(() => writer.requestSync(), everysec_interval_ms));
-    writer.timers.push(setInterval(() => { if (writer.diskFull) void writer.restoreBallast(); }, ballast_retry_interval_ms));
+    writer.timers.push(setInterval(() => { if (writer.diskFull) void writer.restoreBallast(); }, opts.ballastRetryIntervalMs ?? ballast_retry_interval_ms));
     for (const t of writer.timers) t.unref();
     return writer;
   }

@@ -23,6 +23,15 @@
 //   before its syncDir).
 // - Simplifications: directories themselves are always durable once made;
 //   cross-directory rename is an unlink + link that may survive separately.
+// - Faults (issue 4): failNext({ op, code, where, nth }) makes the nth next
+//   matching write or datasync reject with an Error whose `code` is EIO or
+//   ENOSPC, as node's fs errors do, without applying it (a failed write may
+//   leave a random prefix of its bytes written but unsynced, as a real one
+//   can; a failed datasync syncs nothing). fill() makes the disk full:
+//   every write that grows a file fails with ENOSPC unless unlinking files
+//   (the WAL's ballast, old snapshots, covered segments) has freed enough
+//   bytes since; unfill() gives the space back. Faults and fullness belong
+//   to this disk: the disk crash() returns has none (a reboot with space).
 
 import { posix } from 'node:path';
 import type { Disk, DiskFile } from '../../src/wal/disk.js';
@@ -95,6 +104,35 @@ function enoent(op: string, path: string): NodeJS.ErrnoException {
   return err;
 }
 
+export type FaultCode = 'EIO' | 'ENOSPC';
+/** Which files a fault may hit: WAL segments (*.wal), snapshot files (also .tmp, .gz), the compressed fallback being written (*.gz.tmp), or any file. */
+export type FaultWhere = 'wal' | 'snapshots' | 'compress' | 'any';
+export interface FaultSpec {
+  op: 'write' | 'datasync';
+  code: FaultCode;
+  where?: FaultWhere;
+  /** Skip this many matching operations first (default 0: the next one fails). */
+  nth?: number;
+}
+/** A fault that happened: which operation on which file, and with what error. */
+export interface FiredFault { op: 'write' | 'datasync' | 'copyFile'; code: FaultCode; path: string; full: boolean }
+
+export function faultMatches(where: FaultWhere, path: string): boolean {
+  if (where === 'wal') return path.includes('/wal/') && path.endsWith('.wal');
+  if (where === 'snapshots') return path.includes('/snapshots/');
+  if (where === 'compress') return path.endsWith('.gz.tmp');
+  return true;
+}
+
+function fsError(code: FaultCode, op: string, path: string): NodeJS.ErrnoException {
+  const text = code === 'EIO' ? 'i/o error' : 'no space left on device';
+  const err = new Error(`${code}: ${text}, ${op} '${path}' (injected)`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.syscall = op;
+  err.errno = code === 'EIO' ? -5 : -28;
+  return err;
+}
+
 export interface SimDiskOptions {
   /** Probability that a write returns a short count (default 0.1). */
   shortWriteRate?: number;
@@ -107,6 +145,13 @@ export class SimDisk implements Disk {
   private freezePred: ((op: string, path: string) => boolean) | null = null;
   /** Operation log ("op path"), handy when a failure needs explaining. */
   readonly trace: string[] = [];
+  private faults: Array<Required<FaultSpec> & { seen: number }> = [];
+  /** Every fault this disk has injected, in order. */
+  readonly faultsFired: FiredFault[] = [];
+  /** Called synchronously when a fault fires (before the operation rejects). */
+  onFault: ((fault: FiredFault) => void) | null = null;
+  /** Full disk: bytes that may still be added (freed by unlinks since fill()); null = unlimited. */
+  private spaceLeft: number | null = null;
 
   constructor(private readonly rng: Rng, private readonly options: SimDiskOptions = {}) {
     this.dirs.set('/', new Dir());
@@ -114,6 +159,25 @@ export class SimDisk implements Disk {
 
   /** Halts the disk right after the first operation for which pred(op, path) holds. */
   freezeAt(pred: (op: string, path: string) => boolean): void { this.freezePred = pred; }
+
+  /** The nth next matching operation fails with spec.code (see the file comment). */
+  failNext(spec: FaultSpec): void {
+    this.faults.push({ where: 'any', nth: 0, ...spec, seen: 0 });
+  }
+
+  /** Drops faults armed with failNext that have not fired. */
+  clearFaults(): void { this.faults = []; }
+
+  /**
+   * From now on the disk is full: growing a file fails with ENOSPC beyond what
+   * unlinks free. Called again, it takes back what unlinks had freed (someone
+   * else filled it): after the WAL released its ballast, that makes its next
+   * write fail too, which the writer treats as fatal, by design.
+   */
+  fill(): void { this.spaceLeft = 0; }
+  /** Space is available again. */
+  unfill(): void { this.spaceLeft = null; }
+  get full(): boolean { return this.spaceLeft !== null; }
 
   // ---- Disk ----------------------------------------------------------------
 
@@ -167,7 +231,9 @@ export class SimDisk implements Disk {
   async unlink(path: string): Promise<void> {
     await this.step();
     const { dir, name } = this.parent(path, 'unlink');
-    if (!dir.current().has(name)) throw enoent('unlink', path);
+    const inode = dir.current().get(name);
+    if (!inode) throw enoent('unlink', path);
+    if (this.spaceLeft !== null) this.spaceLeft += inode.current().length;
     dir.pending.push({ kind: 'unlink', name });
     this.done('unlink', path);
   }
@@ -176,6 +242,7 @@ export class SimDisk implements Disk {
     await this.step();
     const data = this.lookup(from, 'copyfile').current();
     const { dir, name } = this.parent(to, 'copyfile');
+    this.takeSpace('copyFile', to, data.length);
     // The copy's bytes are unsynced data of a new inode, its name an unsynced entry.
     const inode = new Inode(Buffer.alloc(0), [{ kind: 'write', pos: 0, data }]);
     dir.pending.push({ kind: 'link', name, inode });
@@ -253,6 +320,28 @@ export class SimDisk implements Disk {
     if (this.halted) return new Promise<void>(() => {});
   }
 
+  /** An armed fault for this operation, if it is its turn (it is then disarmed and recorded). */
+  private fault(op: 'write' | 'datasync', path: string): NodeJS.ErrnoException | null {
+    const i = this.faults.findIndex((f) => f.op === op && faultMatches(f.where, path) && f.seen++ === f.nth);
+    if (i < 0) return null;
+    const [f] = this.faults.splice(i, 1);
+    return this.fire({ op, code: f!.code, path, full: false });
+  }
+
+  private fire(fault: FiredFault): NodeJS.ErrnoException {
+    this.faultsFired.push(fault);
+    this.trace.push(`FAULT ${fault.code} ${fault.op} ${fault.path}`);
+    this.onFault?.(fault);
+    return fsError(fault.code, fault.op, fault.path);
+  }
+
+  /** Full disk: throws ENOSPC unless `growth` bytes are left (then takes them). */
+  private takeSpace(op: 'write' | 'copyFile', path: string, growth: number): void {
+    if (this.spaceLeft === null || growth <= 0) return;
+    if (growth > this.spaceLeft) throw this.fire({ op, code: 'ENOSPC', path, full: true });
+    this.spaceLeft -= growth;
+  }
+
   private done(op: string, path: string): void {
     this.trace.push(`${op} ${path}`);
     if (this.freezePred?.(op, path)) { this.halted = true; this.freezePred = null; }
@@ -280,6 +369,15 @@ export class SimDisk implements Disk {
         check();
         let n = length;
         if (length > 1 && disk.rng() < (disk.options.shortWriteRate ?? 0.1)) n = 1 + int(disk.rng, length - 2);
+        const fault = disk.fault('write', path);
+        if (fault) {
+          // EIO may leave part of the write in the page cache (never synced by the caller, who stops).
+          if (fault.code === 'EIO' && n > 0 && disk.rng() < 0.5) {
+            inode.pending.push({ kind: 'write', pos: position, data: Buffer.from(buf.subarray(offset, offset + int(disk.rng, n))) });
+          }
+          throw fault;
+        }
+        disk.takeSpace('write', path, position + n - inode.current().length);
         inode.pending.push({ kind: 'write', pos: position, data: Buffer.from(buf.subarray(offset, offset + n)) });
         disk.done('write', path);
         return n;
@@ -287,6 +385,8 @@ export class SimDisk implements Disk {
       async datasync() {
         await disk.step();
         check();
+        const fault = disk.fault('datasync', path);
+        if (fault) throw fault;
         inode.sync();
         disk.done('datasync', path);
       },

@@ -359,6 +359,19 @@ describe('disk full', () => {
   }, 10_000);
 });
 
+describe('disk full: ballastRetryIntervalMs', () => {
+  it('retries the ballast at the given interval instead of every second (the crash simulation uses 2 ms)', async () => {
+    const disk = new FullableDisk(1000);
+    const { w, fatal } = await open(disk, 'always', { ballastRetryIntervalMs: 20 });
+    expect(w.acceptingWrites).toBe(false);
+    disk.capacityBytes = 10 * ballast_bytes;
+    const started = Date.now();
+    await waitFor(() => w.acceptingWrites, 2500, 'accepting writes');
+    expect(Date.now() - started).toBeLessThan(500); // the default would take about 1000 ms
+    expect(fatal).toEqual([]);
+  }, 10_000);
+});
+
 describe('I/O errors are fatal', () => {
   it('a failed fdatasync (EIO) calls onFatal and acknowledges nothing', async () => {
     const disk = new HookedDisk();
