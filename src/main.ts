@@ -124,6 +124,14 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
   let walBytesAtSnapshot = 0;
   const compact = async (why: string) => {
     if (compactor.busy) return;
+    // In disk-full mode the space the WAL's reserve gave back belongs to the
+    // batch in flight; a snapshot written now could take it and make the next
+    // WAL write fail (fatal). Writes resume, and snapshots with them, once
+    // the reserve is rewritten.
+    if (!wal.acceptingWrites) {
+      log(0, `snapshot skipped (${why}): the disk is full`);
+      return;
+    }
     log(1, `snapshot: ${why}`);
     const walBytes = wal.bytesWrittenSinceOpen;
     if (await compactor.run()) walBytesAtSnapshot = walBytes;
