@@ -247,7 +247,7 @@ function readFastLine(buf: Buffer, at: number, nl: number, visit: ItemVisitor): 
     if (c === 0x22) break;
     if (c === 0x5c || c < 0x20 || c >= 0x7f) return false;
   }
-  if (q >= nl || !startsWith(buf, q, open_value)) return false;
+  if (q >= nl || q - keyStart > key_length_max || !startsWith(buf, q, open_value)) return false;
   const valueStart = q + open_value.length;
   const valueEnd = buf.indexOf(0x22, valueStart);
   if (valueEnd < 0 || valueEnd >= nl || !startsWith(buf, valueEnd, open_flags)) return false;
@@ -287,6 +287,9 @@ export function readItemLines(buf: Buffer, from: number, to: number, visit: Item
   return lines;
 }
 
+/** memcached's KEY_MAX_LENGTH. */
+const key_length_max = 250;
+
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 export function parseHeader(line: string): SnapshotHeader | null {
@@ -301,6 +304,8 @@ export function parseItem(line: string): SnapshotItem | null {
   let o: Record<string, unknown>;
   try { o = JSON.parse(line) as Record<string, unknown>; } catch { return null; }
   if (typeof o.k !== 'string' || typeof o.v !== 'string' || !isInt(o.f) || o.f > 0xffffffff || !isInt(o.e) || !isInt(o.c)) return null;
+  // Keys are latin1 (one char per byte) and, like memcached's, at most 250 bytes.
+  if (o.k.length > key_length_max || /[^\x00-\xff]/.test(o.k)) return null;
   return { key: o.k, value: Buffer.from(o.v, 'base64'), flags: o.f, expiresAtMs: o.e, cas: o.c };
 }
 

@@ -65,6 +65,8 @@ describe('item lines', () => {
     ['a leading zero', '{"k":"a","v":"","f":01,"e":0,"c":1}'],
     ['a missing field', '{"k":"a","v":"","f":0,"e":0}'],
     ['a negative number', '{"k":"a","v":"","f":0,"e":-1,"c":1}'],
+    ['a key char above 0xff', '{"k":"\\u0100","v":"","f":0,"e":0,"c":1}'],
+    ['a key longer than 250 bytes', `{"k":"${'x'.repeat(251)}","v":"","f":0,"e":0,"c":1}`],
   ])('refuses a line with %s, naming its byte offset', (_what, line) => {
     const good = '{"k":"ok","v":"","f":0,"e":0,"c":1}\n';
     expect(() => readAll(Buffer.from(`${good}${line}\n`))).toThrow(`bad item line at byte ${good.length}`);
