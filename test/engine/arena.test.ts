@@ -60,6 +60,21 @@ describe('ValueArena', () => {
     expect(arena.reservedBytes).toBe(pages);
   });
 
+  it('a page whose chunks are all released is reused by another size class', () => {
+    const arena = new ValueArena();
+    const small = Array.from({ length: 20_000 }, () => arena.alloc(40)); // 48-byte chunks: ~1 page
+    const reserved = arena.reservedBytes;
+    for (const a of small) arena.release(a, 40);
+    expect(arena.pooledPages).toBe(reserved / (1024 * 1024));
+    const big = Array.from({ length: 1500 }, (_, i) => {
+      const a = arena.alloc(600);
+      arena.write(a, filled(600, i), 0, 600);
+      return a;
+    });
+    expect(arena.reservedBytes).toBe(reserved); // no new page: the pooled ones were carved again
+    big.forEach((a, i) => expect(readBack(arena, a, 600).equals(filled(600, i))).toBe(true));
+  });
+
   it('copyOut gives a copy that a later reuse of the chunk does not change', () => {
     const arena = new ValueArena();
     const a = arena.alloc(5);
