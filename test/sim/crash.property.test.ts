@@ -36,6 +36,20 @@
 //   - at the end faults stop and space returns: writes must be accepted and
 //     acknowledged again, a compaction must succeed if one failed, and a
 //     last crash is checked.
+// Operations (issue 4): set (with exptime), add, replace, cas (with the cas
+// read by peek, or a stale one), append, prepend, incr, decr, delete, touch,
+// gat, get, flush_all [delay], the server's tick, and `advance` (the fake clock
+// jumps up to 2.5 s). The model keeps items with absolute expiry and the
+// pending delayed flush, and follows memcached's rules (as the engine model
+// test): lazy expiry (expiry <= now is gone), a due delayed flush runs before
+// any engine call (its own `flush` record), a newer delayed flush replaces a
+// pending one, an immediate one cancels it (a `flushAt 0` record) and then
+// flushes; incr/decr on a non-number and misses change nothing. Each step gives
+// one model state per WAL record it implies, and the engine must emit exactly
+// that many (so a command that forgets its record fails at once). Prefix
+// states stay raw; the recovered engine, its twin and the prefix are compared
+// at one recovery time through visible(), so expiry and a flush that came due
+// while the system was down apply to both sides.
 // Shrinking stops 10 s before the test's timeout, so a failure always prints its seed.
 //
 // Sabotage switches (to see the property fail): SIM_SABOTAGE=ack-early treats
@@ -697,6 +711,25 @@ const faultExamples: Array<[number, Step[]]> = [
   [6, [...sets(3), { t: 'sync' }, { t: 'fill', steps: 3 }, { t: 'snap' }, { t: 'get', key: 'c' }, ...sets(3), { t: 'snap' }]],
   // Compressing the fallback fails (write, then fsync): the plain file stays; a later compaction compresses it.
   [7, [...sets(3), { t: 'snap' }, ...sets(2), { t: 'fault', op: 'write', code: 'EIO', where: 'compress', nth: 0 }, { t: 'snap' }, ...sets(2), { t: 'crash' }, ...sets(2), { t: 'snap' }, ...sets(2), { t: 'fault', op: 'datasync', code: 'EIO', where: 'compress', nth: 0 }, { t: 'snap' }, ...sets(1)]],
+  // Time: expiry and a delayed flush_all that comes due before a crash (recovery sees it pending and due), replaced and cancelled ones.
+  [8, [
+    { t: 'set', key: 'a', val: '5', flags: 1, exptime: 2 }, { t: 'set', key: 'b', val: 'x1', flags: 0, exptime: 0 }, { t: 'flush', delay: 1 }, { t: 'sync' },
+    { t: 'advance', ms: 1500 }, { t: 'crash' }, { t: 'get', key: 'b' }, { t: 'set', key: 'c', val: '7', flags: 2, exptime: 0 },
+    { t: 'touch', key: 'c', exptime: 1, gat: false }, { t: 'sync' }, { t: 'advance', ms: 1200 }, { t: 'crash' }, { t: 'get', key: 'c' },
+    { t: 'set', key: 'd', val: '1', flags: 0, exptime: 0 }, { t: 'flush', delay: 3 }, { t: 'flush', delay: 0 }, { t: 'set', key: 'a', val: '2', flags: 0, exptime: 3 },
+    { t: 'flush', delay: 2 }, { t: 'flush', delay: 3 }, { t: 'touch', key: 'a', exptime: 1, gat: true }, { t: 'sync' }, { t: 'advance', ms: 2100 }, { t: 'snap' },
+    { t: 'crash' }, { t: 'advance', ms: 1000 }, { t: 'tick' }, { t: 'sync' }, { t: 'crash' },
+  ]],
+  // The other commands: decr pads and floors, NON_NUMERIC changes nothing, cas fresh/stale/missing, add/replace/prepend hits and misses.
+  [9, [
+    { t: 'set', key: 'a', val: '10', flags: 0, exptime: 0 }, { t: 'decr', key: 'a', amt: 1 }, { t: 'incr', key: 'a', amt: 1 }, { t: 'decr', key: 'a', amt: 100 },
+    { t: 'set', key: 'b', val: 'x1', flags: 3, exptime: 0 }, { t: 'incr', key: 'b', amt: 1 }, { t: 'decr', key: 'b', amt: 1 },
+    { t: 'cas', key: 'b', val: '1', flags: 1, exptime: 0, stale: true }, { t: 'cas', key: 'b', val: '2', flags: 1, exptime: 0, stale: false },
+    { t: 'cas', key: 'c', val: '3', flags: 0, exptime: 0, stale: false }, { t: 'add', key: 'a', val: '9', flags: 0, exptime: 0 },
+    { t: 'add', key: 'c', val: '9', flags: 2, exptime: 0 }, { t: 'replace', key: 'd', val: '4', flags: 0, exptime: 0 },
+    { t: 'replace', key: 'c', val: '8', flags: 1, exptime: 1 }, { t: 'prepend', key: 'c', prefix: '5' }, { t: 'prepend', key: 'd', prefix: '5' },
+    { t: 'sync' }, { t: 'crash' }, { t: 'decr', key: 'a', amt: 1 }, { t: 'advance', ms: 1100 }, { t: 'get', key: 'c' }, { t: 'sync' }, { t: 'crash' },
+  ]],
 ];
 
 describe('crash consistency on a simulated disk', () => {
