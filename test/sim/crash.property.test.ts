@@ -56,6 +56,10 @@
 // replies as acknowledged at once; SIM_SABOTAGE=no-before-commit makes the
 // snapshot's beforeCommit (LogControl.syncThrough) a no-op;
 // SIM_SABOTAGE=no-dirsync gives the system a disk whose syncDir does nothing.
+// Checked by hand against src/engine/engine.ts (then restored): a touch that
+// emits no record fails the per-step record count at once; replay ignoring a
+// `flushAt` record, or a replayed `flush` that keeps the pending time, fails
+// the recovery comparison (example 8 at once, random runs within ~40 cases).
 // Reproduce a failure with SIM_SEED=<seed> SIM_PATH=<path> from fast-check's
 // report (the WAL's 300 us group-commit window reads the real clock, so a
 // replay can batch differently; the seed then usually, not always, repeats it).
