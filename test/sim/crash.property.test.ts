@@ -36,12 +36,30 @@
 //   - at the end faults stop and space returns: writes must be accepted and
 //     acknowledged again, a compaction must succeed if one failed, and a
 //     last crash is checked.
+// Operations (issue 4): set (with exptime), add, replace, cas (with the cas
+// read by peek, or a stale one), append, prepend, incr, decr, delete, touch,
+// gat, get, flush_all [delay], the server's tick, and `advance` (the fake clock
+// jumps up to 2.5 s). The model keeps items with absolute expiry and the
+// pending delayed flush, and follows memcached's rules (as the engine model
+// test): lazy expiry (expiry <= now is gone), a due delayed flush runs before
+// any engine call (its own `flush` record), a newer delayed flush replaces a
+// pending one, an immediate one cancels it (a `flushAt 0` record) and then
+// flushes; incr/decr on a non-number and misses change nothing. Each step gives
+// one model state per WAL record it implies, and the engine must emit exactly
+// that many (so a command that forgets its record fails at once). Prefix
+// states stay raw; the recovered engine, its twin and the prefix are compared
+// at one recovery time through visible(), so expiry and a flush that came due
+// while the system was down apply to both sides.
 // Shrinking stops 10 s before the test's timeout, so a failure always prints its seed.
 //
 // Sabotage switches (to see the property fail): SIM_SABOTAGE=ack-early treats
 // replies as acknowledged at once; SIM_SABOTAGE=no-before-commit makes the
 // snapshot's beforeCommit (LogControl.syncThrough) a no-op;
 // SIM_SABOTAGE=no-dirsync gives the system a disk whose syncDir does nothing.
+// Checked by hand against src/engine/engine.ts (then restored): a touch that
+// emits no record fails the per-step record count at once; replay ignoring a
+// `flushAt` record, or a replayed `flush` that keeps the pending time, fails
+// the recovery comparison (example 8 at once, random runs within ~40 cases).
 // Reproduce a failure with SIM_SEED=<seed> SIM_PATH=<path> from fast-check's
 // report (the WAL's 300 us group-commit window reads the real clock, so a
 // replay can batch differently; the seed then usually, not always, repeats it).
@@ -53,7 +71,7 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { safeStrtoull, u64_max } from '../../src/engine/cnumbers.js';
-import type { Effect } from '../../src/engine/types.js';
+import type { Effect, ItemView } from '../../src/engine/types.js';
 import { recoverWal } from '../../src/wal/recovery.js';
 import { listSegments, removeCoveredSegments } from '../../src/wal/segments.js';
 import { WalWriter } from '../../src/wal/writer.js';
@@ -69,6 +87,7 @@ export const stats = {
   runs: 0, crashes: 0, frozen: 0, snapshotsDone: 0, acked: 0, recoveredRecords: 0, tornTails: 0, segmentsMax: 0, fromSnapshot: 0, crashLostUnacked: 0,
   faultsFired: 0, fatalExits: 0, walFullEntered: 0, refusedWhileFull: 0, resumedAfterFull: 0, snapshotFaultFailures: 0, compressFaultKeptPlain: 0,
   laterCompactionOk: 0,
+  flushDelayed: 0, dueFlushFired: 0, pendingFlushAtRecovery: 0, dueFlushAtRecovery: 0, expiredAtRecovery: 0,
 };
 
 const DATA = '/data';
@@ -79,10 +98,24 @@ const KEYS = ['a', 'b', 'c', 'd'] as const;
 // ---- steps -------------------------------------------------------------------
 
 type Step =
-  | { t: 'set'; key: string; val: string; flags: number }
+  | { t: 'set'; key: string; val: string; flags: number; exptime: number }
   | { t: 'del'; key: string }
   | { t: 'incr'; key: string; amt: number }
   | { t: 'append'; key: string; suffix: string }
+  // Operations (issue 4): the remaining mutating commands, expiry, flush_all and time.
+  | { t: 'add' | 'replace'; key: string; val: string; flags: number; exptime: number }
+  | { t: 'prepend'; key: string; prefix: string }
+  | { t: 'decr'; key: string; amt: number }
+  /** cas with the item's current cas (from peek), or a stale one (EXISTS; NOT_FOUND on a missing key). */
+  | { t: 'cas'; key: string; val: string; flags: number; exptime: number; stale: boolean }
+  /** touch, or gat when `gat` (a read that sets a new exptime). */
+  | { t: 'touch'; key: string; exptime: number; gat: boolean }
+  /** flush_all [delay]: 0 flushes now, else schedules (the newest call wins; an immediate one cancels). */
+  | { t: 'flush'; delay: number }
+  /** The fake clock jumps forward: items expire, delayed flushes come due. */
+  | { t: 'advance'; ms: number }
+  /** The server's periodic engine.tick (fires a due delayed flush). */
+  | { t: 'tick' }
   | { t: 'wait'; turns: number }
   | { t: 'sync' }
   | { t: 'snap' }
@@ -95,11 +128,22 @@ type Step =
   | { t: 'get'; key: string };
 
 const key = fc.constantFrom(...KEYS);
+const val = fc.oneof(fc.nat(999).map(String), fc.constantFrom('10', '100', '1000'), fc.nat(99).map((n) => `x${n}`));
+/** Relative seconds; -1 = already expired (memcached). Expiry tests use a few seconds against `advance` jumps of up to 2.5 s. */
+const exptime = fc.constantFrom(0, 0, 0, 1, 2, 3, -1);
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('set' as const), key, val: fc.oneof(fc.nat(999).map(String), fc.nat(99).map((n) => `x${n}`)), flags: fc.nat(3) }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('set' as const), key, val, flags: fc.nat(3), exptime }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('del' as const), key }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('incr' as const), key, amt: fc.integer({ min: 1, max: 100 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('append' as const), key, suffix: fc.constantFrom('7', 'y', '00') }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constantFrom('add' as const, 'replace' as const), key, val, flags: fc.nat(3), exptime }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('prepend' as const), key, prefix: fc.constantFrom('5', 'z', '0') }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('decr' as const), key, amt: fc.integer({ min: 1, max: 100 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('cas' as const), key, val, flags: fc.nat(3), exptime, stale: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('touch' as const), key, exptime, gat: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('flush' as const), delay: fc.constantFrom(0, 1, 2, 3) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 2500 }) }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'tick' as const }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('wait' as const), turns: fc.nat(8) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'sync' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'snap' as const }) },
@@ -140,9 +184,11 @@ interface Sys {
   violations: string[];
 }
 
-function makeClock(): () => number {
+/** The fake clock: every reading moves it 7 ms on; `advance` jumps it (the `advance` step). */
+interface Clock { now: () => number; advance: (ms: number) => void }
+function makeClock(): Clock {
   let t = 1_700_000_000_000;
-  return () => (t += 7);
+  return { now: () => (t += 7), advance: (ms) => { t += ms; } };
 }
 
 /** The disk the system sees: the SimDisk itself, or (sabotage) one whose directory fsync lies. */
@@ -217,41 +263,119 @@ async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) =
   return sys;
 }
 
-/** Canonical text of the engine's items: key, value, flags, cas. */
-function stateOf(engine: Engine, nowMs: number): string {
-  const rows: string[] = [];
-  for (const [k, item] of engine.dump(nowMs)) rows.push(`${k}=${item.value.toString('latin1')}|${item.flags}|${item.cas}`);
-  return rows.sort().join('\n');
+// ---- states: items with absolute expiry, and the pending delayed flush --------------
+
+interface Item { value: string; flags: number; expiresAtMs: number; cas: number }
+/**
+ * A state as the WAL describes it after some record: the items (with their
+ * absolute expiry; expired ones may still be listed) and the pending delayed
+ * flush_all (0 = none). What clients see depends on the time: see visible().
+ */
+interface State { items: Map<string, Item>; pendingFlushAtMs: number }
+
+function copyState(s: State): State {
+  return { items: new Map([...s.items].map(([k, v]) => [k, { ...v }])), pendingFlushAtMs: s.pendingFlushAtMs };
 }
 
-// ---- the independent model (values and flags only) ------------------------------
+/** The engine's state: dump() (live at nowMs) and its pending flush. */
+function engineState(engine: Engine, nowMs: number): State {
+  const items = new Map<string, Item>();
+  for (const [k, item] of engine.dump(nowMs)) items.set(k, { value: item.value.toString('latin1'), flags: item.flags, expiresAtMs: item.expiresAtMs, cas: item.cas });
+  return { items, pendingFlushAtMs: engine.flushPendingAtMs };
+}
 
-type Model = Map<string, { value: string; flags: number }>;
+/**
+ * Canonical text of what a state shows at nowMs (the one function both sides
+ * of every comparison go through): an item whose expiry is <= now is gone; a
+ * delayed flush_all that came due (at <= now) has removed every item (all of
+ * them were stored before it fired: the engine fires a due flush before any
+ * operation); a pending one that has not come due is part of the state.
+ */
+function visible(s: State, nowMs: number, withCas = true): string {
+  if (s.pendingFlushAtMs !== 0 && s.pendingFlushAtMs <= nowMs) return '';
+  const rows: string[] = [];
+  for (const [k, it] of s.items) {
+    if (it.expiresAtMs !== 0 && it.expiresAtMs <= nowMs) continue;
+    rows.push(`${k}=${it.value}|${it.flags}|exp ${it.expiresAtMs}${withCas ? `|cas ${it.cas}` : ''}`);
+  }
+  rows.sort();
+  if (s.pendingFlushAtMs !== 0) rows.push(`flush_all at ${s.pendingFlushAtMs}`);
+  return rows.join('\n');
+}
 
-function applyModel(model: Model, step: Step): void {
-  const old = 'key' in step ? model.get(step.key) : undefined;
+// ---- the independent model (memcached's rules, as test/engine/model.test.ts) ------
+
+/** memcached exptime -> absolute ms, for the small relative values the simulation uses (and -1: already expired). */
+function modelExpiry(exptime: number, nowMs: number): number {
+  return exptime === 0 ? 0 : exptime < 0 ? 1 : nowMs + exptime * 1000;
+}
+
+/** incr/decr's result, or null (NON_NUMERIC): u64, incr wraps, decr floors at 0; a shorter result is padded with spaces. */
+function modelDelta(old: string, incr: boolean, amt: number): string | null {
+  const cur = old.length === 0 ? null : safeStrtoull(Buffer.from(old, 'latin1'));
+  if (cur === null) return null;
+  const a = BigInt(amt);
+  const digits = (incr ? (cur + a) & u64_max : a > cur ? 0n : cur - a).toString();
+  return digits.length >= old.length ? digits : digits.padEnd(old.length, ' ');
+}
+
+/**
+ * Applies a step at time nowMs and returns the state after each WAL record it
+ * implies, in order ([] = it changes nothing). `cas` is the CAS the engine gave
+ * the item it stored (at most one per step). Every engine call first runs a due
+ * delayed flush (a `flush` record).
+ */
+function applyModel(m: State, step: Step, nowMs: number, cas: number): State[] {
+  const out: State[] = [];
+  const record = () => { out.push(copyState(m)); };
+  const hasKey = 'key' in step;
+  const fireDue = () => {
+    if (m.pendingFlushAtMs !== 0 && m.pendingFlushAtMs <= nowMs) {
+      m.pendingFlushAtMs = 0;
+      m.items.clear();
+      record();
+    }
+  };
+  const readsEngine = hasKey || step.t === 'flush' || step.t === 'tick';
+  if (!readsEngine) return out;
+  fireDue();
+  // Lazy expiry: an expired item is dropped without a record.
+  let old: Item | undefined;
+  if (hasKey) {
+    old = m.items.get(step.key);
+    if (old && old.expiresAtMs !== 0 && old.expiresAtMs <= nowMs) { m.items.delete(step.key); old = undefined; }
+  }
+  const put = (k: string, it: Omit<Item, 'cas'>) => { m.items.set(k, { ...it, cas }); record(); };
   switch (step.t) {
-    case 'set': model.set(step.key, { value: step.val, flags: step.flags }); break;
-    case 'del': model.delete(step.key); break;
-    case 'append': if (old) model.set(step.key, { value: old.value + step.suffix, flags: old.flags }); break;
-    case 'incr': {
-      if (!old) break;
-      const cur = old.value.length === 0 ? null : safeStrtoull(Buffer.from(old.value, 'latin1'));
-      if (cur === null) break;
-      const digits = ((cur + BigInt(step.amt)) & u64_max).toString();
-      model.set(step.key, { value: digits.length >= old.value.length ? digits : digits.padEnd(old.value.length, ' '), flags: old.flags });
+    case 'set': put(step.key, { value: step.val, flags: step.flags, expiresAtMs: modelExpiry(step.exptime, nowMs) }); break;
+    case 'add': if (!old) put(step.key, { value: step.val, flags: step.flags, expiresAtMs: modelExpiry(step.exptime, nowMs) }); break;
+    case 'replace': if (old) put(step.key, { value: step.val, flags: step.flags, expiresAtMs: modelExpiry(step.exptime, nowMs) }); break;
+    case 'cas': if (old && !step.stale) put(step.key, { value: step.val, flags: step.flags, expiresAtMs: modelExpiry(step.exptime, nowMs) }); break;
+    case 'del': if (old) { m.items.delete(step.key); record(); } break;
+    case 'append': if (old) put(step.key, { ...old, value: old.value + step.suffix }); break;
+    case 'prepend': if (old) put(step.key, { ...old, value: step.prefix + old.value }); break;
+    case 'incr':
+    case 'decr': {
+      const next = old ? modelDelta(old.value, step.t === 'incr', step.amt) : null;
+      if (old && next !== null) put(step.key, { ...old, value: next });
       break;
     }
-    default: break;
+    case 'touch': if (old) { old.expiresAtMs = modelExpiry(step.exptime, nowMs); record(); } break;
+    case 'flush':
+      if (step.delay > 0) {
+        // A newer delayed flush replaces a pending one.
+        m.pendingFlushAtMs = nowMs + step.delay * 1000;
+        record();
+        break;
+      }
+      // An immediate flush cancels a pending one (its own record), then empties the cache.
+      if (m.pendingFlushAtMs !== 0) { m.pendingFlushAtMs = 0; record(); }
+      m.items.clear();
+      record();
+      break;
+    default: break; // get, tick: only the due flush
   }
-}
-
-function modelText(model: Model): string {
-  return [...model].map(([k, v]) => `${k}=${v.value}|${v.flags}`).sort().join('\n');
-}
-
-function withoutCas(state: string): string {
-  return state.split('\n').filter(Boolean).map((row) => row.slice(0, row.lastIndexOf('|'))).join('\n');
+  return out;
 }
 
 // ---- one run -------------------------------------------------------------------
@@ -266,18 +390,20 @@ function listSegmentsNow(disk: SimDisk): string[] {
 
 async function runScenario(seed: number, steps: Step[]): Promise<void> {
   stats.runs++;
-  const now = makeClock();
+  const clock = makeClock();
+  const now = clock.now;
   const crashRng: Rng = makeRng(seed ^ 0x5eed);
   let disk = new SimDisk(makeRng(seed));
 
-  // History of the current round: states[i] is the state at seq baseSeq + i.
+  // History of the current round: states[i] is the state at seq baseSeq + i
+  // (with absolute expiry: compared at recovery time through visible()).
   let baseSeq = 0;
-  let states: string[] = [''];
+  let states: State[] = [{ items: new Map(), pendingFlushAtMs: 0 }];
   let maxCasThrough: number[] = [0];
   let casFloor = 0; // every CAS issued from now on must exceed it
   let maxAckedSeq = 0; // the recovered prefix must reach at least this seq
   let pendingReplies: number[] = [];
-  let model: Model = new Map();
+  let model: State = { items: new Map(), pendingFlushAtMs: 0 };
   const everWritten = new Set<string>();
   let lastPutCas = 0;
   const onEffect = (e: Effect) => {
@@ -396,16 +522,19 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
     void sys.wal.close(); // stops its timers; its I/O hangs on the dead disk
     // Recover from an identical copy first: both recoveries must agree.
     const twin = await boot(crashed.clone(), now, () => {});
-    const twinState = stateOf(twin.engine, now());
+    // One time for every side of the comparison: expiry and a due delayed flush apply alike.
+    const tr = now();
+    const twinState = visible(engineState(twin.engine, tr), tr);
     const twinSeq = twin.engine.lastSeq;
     await twin.wal.close();
 
     disk = crashed;
     sys = await boot(disk, now, onEffect);
     watch();
-    const state = stateOf(sys.engine, now());
+    const recovered = engineState(sys.engine, tr);
+    const state = visible(recovered, tr);
     const L = sys.engine.lastSeq;
-    const ctx = () => `recovered lastSeq ${L}; round base ${baseSeq}, issued through ${baseSeq + states.length - 1}, acked through ${maxAckedSeq}\nrecovered:\n${state}\nlogs: ${sys.recoveryLogs.join(' / ')}`;
+    const ctx = () => `recovered lastSeq ${L} at ${tr}; round base ${baseSeq}, issued through ${baseSeq + states.length - 1}, acked through ${maxAckedSeq}\nrecovered:\n${state}\nlogs: ${sys.recoveryLogs.join(' / ')}`;
 
     if (sys.recoveryLogs.some((m) => m.includes('torn tail'))) stats.tornTails++;
     if (sys.recoveryLogs.length || L > baseSeq) stats.recoveredRecords += L - baseSeq;
@@ -415,27 +544,26 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
     expect(twinSeq).toBe(L);
     expect(L, `lost acknowledged writes: ${ctx()}`).toBeGreaterThanOrEqual(maxAckedSeq);
     expect(L, `recovered past what was issued: ${ctx()}`).toBeLessThanOrEqual(baseSeq + states.length - 1);
-    expect(state, `recovered state is not the state after the prefix ending at seq ${L}: ${ctx()}`).toBe(states[L - baseSeq]);
-    for (const row of withoutCas(state).split('\n').filter(Boolean)) {
-      const value = row.slice(row.indexOf('=') + 1, row.lastIndexOf('|'));
-      expect(everWritten.has(value), `value never written: ${row}`).toBe(true);
-    }
+    const want = states[L - baseSeq]!;
+    if (want.pendingFlushAtMs !== 0) stats.pendingFlushAtRecovery++;
+    if (want.pendingFlushAtMs !== 0 && want.pendingFlushAtMs <= tr) stats.dueFlushAtRecovery++;
+    for (const it of want.items.values()) if (it.expiresAtMs !== 0 && it.expiresAtMs <= tr) stats.expiredAtRecovery++;
+    expect(state, `recovered state is not the state after the prefix ending at seq ${L}: ${ctx()}`).toBe(visible(want, tr));
+    for (const [k, it] of recovered.items) expect(everWritten.has(it.value), `value never written: ${k}=${it.value}`).toBe(true);
 
     casFloor = Math.max(casFloor, maxCasThrough[L - baseSeq]!);
     baseSeq = L;
-    states = [state];
+    // The engine drops expired items lazily and fires a due flush on its next call: the model starts from its raw state.
+    states = [recovered];
     maxCasThrough = [casFloor];
     maxAckedSeq = L; // what recovery showed must not be lost by a later crash
     pendingReplies = [];
-    model = new Map();
-    for (const row of withoutCas(state).split('\n').filter(Boolean)) {
-      const eq = row.indexOf('=');
-      const bar = row.lastIndexOf('|');
-      model.set(row.slice(0, eq), { value: row.slice(eq + 1, bar), flags: Number(row.slice(bar + 1)) });
-    }
+    model = copyState(recovered);
   };
 
-  const isMutation = (step: Step) => step.t === 'set' || step.t === 'del' || step.t === 'incr' || step.t === 'append';
+  // As src/net/connection.ts isMutation: every storage command, delete, incr/decr, touch, gat, flush_all (not get, not the timer's tick).
+  const mutating = new Set<Step['t']>(['set', 'add', 'replace', 'cas', 'append', 'prepend', 'del', 'incr', 'decr', 'touch', 'flush']);
+  const isMutation = (step: Step) => mutating.has(step.t);
 
   let fullSteps = 0; // steps until space returns
   const doStep = async (step: Step) => {
@@ -455,12 +583,35 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
     const t = now();
     const before = engine.lastSeq;
     lastPutCas = 0;
-    let seq: number | null = null;
+    let seq: number | null = null; // the reply's seq (it waits for that to be durable), for steps that call the engine
+    let got: ItemView | undefined | null = null; // what a get/gat returned
+    const buf = (v: string) => Buffer.from(v, 'latin1');
     switch (step.t) {
-      case 'set': seq = engine.store('set', step.key, step.flags, 0, Buffer.from(step.val, 'latin1'), 0n, t).seq; break;
+      case 'set': case 'add': case 'replace':
+        seq = engine.store(step.t, step.key, step.flags, step.exptime, buf(step.val), 0n, t).seq;
+        break;
+      case 'cas': {
+        // gets, then cas with what it returned (or a stale value); a missing key gets some cas: NOT_FOUND either way.
+        const cur = engine.peek(step.key, t)?.cas ?? 1;
+        seq = engine.store('cas', step.key, step.flags, step.exptime, buf(step.val), BigInt(step.stale ? cur + 1000 : cur), t).seq;
+        break;
+      }
       case 'del': seq = engine.delete(step.key, t).seq; break;
-      case 'incr': seq = engine.delta(step.key, true, BigInt(step.amt), t).seq; break;
-      case 'append': seq = engine.store('append', step.key, 0, 0, Buffer.from(step.suffix, 'latin1'), 0n, t).seq; break;
+      case 'incr': case 'decr': seq = engine.delta(step.key, step.t === 'incr', BigInt(step.amt), t).seq; break;
+      case 'append': seq = engine.store('append', step.key, 0, 0, buf(step.suffix), 0n, t).seq; break;
+      case 'prepend': seq = engine.store('prepend', step.key, 0, 0, buf(step.prefix), 0n, t).seq; break;
+      case 'touch':
+        if (step.gat) {
+          got = engine.get(step.key, t, step.exptime);
+          seq = got ? got.seq : engine.removalSeq;
+        } else seq = engine.touch(step.key, step.exptime, t).seq;
+        break;
+      case 'flush':
+        seq = engine.flushAll(step.delay, t).seq;
+        if (step.delay > 0) stats.flushDelayed++;
+        break;
+      case 'advance': clock.advance(step.ms); break;
+      case 'tick': engine.tick(t); break;
       case 'wait': await turns(step.turns); break;
       case 'sync': {
         const target = engine.lastSeq;
@@ -483,25 +634,33 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
       case 'fault': disk.failNext({ op: step.op, code: step.code, where: step.where, nth: step.nth }); break;
       case 'fill': disk.fill(); fullSteps = step.steps; break;
       case 'get': {
-        // Reads keep working, full disk or not.
-        const item = engine.get(step.key, t);
-        const want = model.get(step.key);
-        expect(item ? `${item.value.toString('latin1')}|${item.flags}` : null, `get ${step.key}`).toBe(want ? `${want.value}|${want.flags}` : null);
+        // Reads keep working, full disk or not (a due delayed flush fires here too).
+        got = engine.get(step.key, t);
+        seq = got ? got.seq : engine.removalSeq;
         break;
       }
     }
-    if (seq !== null) {
-      applyModel(model, step);
-      for (const v of model.values()) everWritten.add(v.value);
-      expect(withoutCas(stateOf(engine, t)), 'engine and model disagree').toBe(modelText(model));
+    if (seq !== null || step.t === 'tick') {
+      // The model, at the same time: one state per WAL record the step implies, and exactly as many records from the engine.
+      if (model.pendingFlushAtMs !== 0 && model.pendingFlushAtMs <= t) stats.dueFlushFired++;
+      const after = applyModel(model, step, t, lastPutCas);
       const emitted = engine.lastSeq - before;
-      expect(emitted).toBeLessThanOrEqual(1);
-      if (emitted === 1) {
-        states.push(stateOf(engine, t));
+      expect(emitted, `${step.t}: WAL records emitted (model: ${after.length})`).toBe(after.length);
+      for (const st of after) {
+        states.push(st);
         maxCasThrough.push(Math.max(maxCasThrough[maxCasThrough.length - 1]!, lastPutCas));
       }
-      if (sabotage === 'ack-early') maxAckedSeq = Math.max(maxAckedSeq, seq);
-      else pendingReplies.push(seq);
+      for (const v of model.items.values()) everWritten.add(v.value);
+      expect(visible(engineState(engine, t), t), `${step.t}: engine and model disagree`).toBe(visible(model, t));
+      if (step.t === 'get' || (step.t === 'touch' && step.gat)) {
+        const want = model.items.get(step.key);
+        expect(got ? `${got.value.toString('latin1')}|${got.flags}|${got.expiresAtMs}` : null, `get ${step.key}`)
+          .toBe(want ? `${want.value}|${want.flags}|${want.expiresAtMs}` : null); // gat returns the item even when its new exptime expires it
+      }
+      if (seq !== null) {
+        if (sabotage === 'ack-early') maxAckedSeq = Math.max(maxAckedSeq, seq);
+        else pendingReplies.push(seq);
+      }
     }
     observe();
     checkFaultOutcomes();
@@ -517,7 +676,7 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
     const wasFull = !sys.wal.acceptingWrites;
     await until(() => sys.wal.acceptingWrites || !!sys.fatal, 'writes to be accepted again after space returned');
     if (wasFull && sys.wal.acceptingWrites) stats.resumedAfterFull++;
-    await doStep({ t: 'set', key: 'a', val: 'after', flags: 1 });
+    await doStep({ t: 'set', key: 'a', val: 'after', flags: 1, exptime: 0 });
     const seq = sys.engine.lastSeq;
     await doStep({ t: 'sync' });
     if (!disk.halted) expect(maxAckedSeq, 'a write after space returned was not acknowledged').toBeGreaterThanOrEqual(seq);
@@ -539,14 +698,14 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
 const timeoutMs = Math.max(60_000, numRuns * 50);
 
 /** Each fault outcome, exercised on every run whatever the random mix gives (fast-check `examples`). */
-const sets = (n: number): Step[] => Array.from({ length: n }, (_, i) => ({ t: 'set', key: KEYS[i % 4]!, val: `x${i}`, flags: i % 3 }));
+const sets = (n: number): Step[] => Array.from({ length: n }, (_, i) => ({ t: 'set', key: KEYS[i % 4]!, val: `x${i}`, flags: i % 3, exptime: 0 }));
 const faultExamples: Array<[number, Step[]]> = [
   // fsync error on the WAL: fatal, nothing of the batch acknowledged, restart recovers the acknowledged.
   [1, [...sets(3), { t: 'sync' }, { t: 'fault', op: 'datasync', code: 'EIO', where: 'wal', nth: 0 }, ...sets(2), { t: 'sync' }, { t: 'get', key: 'a' }, ...sets(2)]],
   // EIO on a WAL write: the same.
   [2, [...sets(2), { t: 'sync' }, { t: 'fault', op: 'write', code: 'EIO', where: 'wal', nth: 0 }, ...sets(3), { t: 'wait', turns: 4 }, ...sets(2), { t: 'sync' }]],
   // ENOSPC on a WAL write with the ballast there: disk-full mode, refusals, reads, resume.
-  [3, [...sets(2), { t: 'sync' }, { t: 'fill', steps: 6 }, { t: 'set', key: 'b', val: 'full', flags: 0 }, { t: 'sync' }, ...sets(3), { t: 'get', key: 'b' }, { t: 'wait', turns: 8 }, ...sets(3), { t: 'sync' }]],
+  [3, [...sets(2), { t: 'sync' }, { t: 'fill', steps: 6 }, { t: 'set', key: 'b', val: 'full', flags: 0, exptime: 0 }, { t: 'sync' }, ...sets(3), { t: 'get', key: 'b' }, { t: 'wait', turns: 8 }, ...sets(3), { t: 'sync' }]],
   // A one-shot ENOSPC on a WAL write: the retried write completes the batch.
   [4, [...sets(2), { t: 'fault', op: 'write', code: 'ENOSPC', where: 'wal', nth: 0 }, ...sets(2), { t: 'sync' }, ...sets(2), { t: 'sync' }]],
   // After a good snapshot, a snapshot write and a snapshot fsync fail: nothing is lost (crash), the next compaction succeeds.
@@ -556,6 +715,25 @@ const faultExamples: Array<[number, Step[]]> = [
   [6, [...sets(3), { t: 'sync' }, { t: 'fill', steps: 3 }, { t: 'snap' }, { t: 'get', key: 'c' }, ...sets(3), { t: 'snap' }]],
   // Compressing the fallback fails (write, then fsync): the plain file stays; a later compaction compresses it.
   [7, [...sets(3), { t: 'snap' }, ...sets(2), { t: 'fault', op: 'write', code: 'EIO', where: 'compress', nth: 0 }, { t: 'snap' }, ...sets(2), { t: 'crash' }, ...sets(2), { t: 'snap' }, ...sets(2), { t: 'fault', op: 'datasync', code: 'EIO', where: 'compress', nth: 0 }, { t: 'snap' }, ...sets(1)]],
+  // Time: expiry and a delayed flush_all that comes due before a crash (recovery sees it pending and due), replaced and cancelled ones.
+  [8, [
+    { t: 'set', key: 'a', val: '5', flags: 1, exptime: 2 }, { t: 'set', key: 'b', val: 'x1', flags: 0, exptime: 0 }, { t: 'flush', delay: 1 }, { t: 'sync' },
+    { t: 'advance', ms: 1500 }, { t: 'crash' }, { t: 'get', key: 'b' }, { t: 'set', key: 'c', val: '7', flags: 2, exptime: 0 },
+    { t: 'touch', key: 'c', exptime: 1, gat: false }, { t: 'sync' }, { t: 'advance', ms: 1200 }, { t: 'crash' }, { t: 'get', key: 'c' },
+    { t: 'set', key: 'd', val: '1', flags: 0, exptime: 0 }, { t: 'flush', delay: 3 }, { t: 'flush', delay: 0 }, { t: 'set', key: 'a', val: '2', flags: 0, exptime: 3 },
+    { t: 'flush', delay: 2 }, { t: 'flush', delay: 3 }, { t: 'touch', key: 'a', exptime: 1, gat: true }, { t: 'sync' }, { t: 'advance', ms: 2100 }, { t: 'snap' },
+    { t: 'crash' }, { t: 'advance', ms: 1000 }, { t: 'tick' }, { t: 'sync' }, { t: 'crash' },
+  ]],
+  // The other commands: decr pads and floors, NON_NUMERIC changes nothing, cas fresh/stale/missing, add/replace/prepend hits and misses.
+  [9, [
+    { t: 'set', key: 'a', val: '10', flags: 0, exptime: 0 }, { t: 'decr', key: 'a', amt: 1 }, { t: 'incr', key: 'a', amt: 1 }, { t: 'decr', key: 'a', amt: 100 },
+    { t: 'set', key: 'b', val: 'x1', flags: 3, exptime: 0 }, { t: 'incr', key: 'b', amt: 1 }, { t: 'decr', key: 'b', amt: 1 },
+    { t: 'cas', key: 'b', val: '1', flags: 1, exptime: 0, stale: true }, { t: 'cas', key: 'b', val: '2', flags: 1, exptime: 0, stale: false },
+    { t: 'cas', key: 'c', val: '3', flags: 0, exptime: 0, stale: false }, { t: 'add', key: 'a', val: '9', flags: 0, exptime: 0 },
+    { t: 'add', key: 'c', val: '9', flags: 2, exptime: 0 }, { t: 'replace', key: 'd', val: '4', flags: 0, exptime: 0 },
+    { t: 'replace', key: 'c', val: '8', flags: 1, exptime: 1 }, { t: 'prepend', key: 'c', prefix: '5' }, { t: 'prepend', key: 'd', prefix: '5' },
+    { t: 'sync' }, { t: 'crash' }, { t: 'decr', key: 'a', amt: 1 }, { t: 'advance', ms: 1100 }, { t: 'get', key: 'c' }, { t: 'sync' }, { t: 'crash' },
+  ]],
 ];
 
 describe('crash consistency on a simulated disk', () => {
