@@ -3,7 +3,7 @@
 // (test/sim/crash.property.test.ts: real engine + WAL + snapshot code on a
 // simulated disk, crashes and recoveries) with N fast-check runs, each run
 // its own seed and scenario. `npm test` runs the same file with its default
-// (SIM_RUNS unset: 1000 runs, ~5 s). Prints how many seeds ran and how long
+// (SIM_RUNS unset: 1000 runs, ~15-20 s here). Prints how many seeds ran and how long
 // it took; on a failure, fast-check's report gives the seed and path to
 // replay (SIM_SEED=... SIM_PATH=...). Other vitest arguments pass through.
 import { spawnSync } from 'node:child_process';
