@@ -18,7 +18,7 @@
 import { item_flags_overhead_bytes, item_overhead_bytes, exptime_relative_max_s, reclaim_search_max, sweep_items_per_tick_max } from './limits.js';
 import { safeStrtoull, u64_max } from './cnumbers.js';
 import { ItemTable } from './table.js';
-import { chargedBytesFor, newSlabClassStats, pagesNeeded, slabClassFor, slabClasses, type SlabClassStats } from './slabs.js';
+import { chargedBytesFor, newSlabClassStats, pagesNeeded, slabClassFor, slabClasses, type SlabClass, type SlabClassStats } from './slabs.js';
 import type { DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, ItemScan, ItemView, ItemVisitor, StoreMode, StoreResult, TouchResult } from './types.js';
 
 export type EffectSink = (effect: Effect) => void;
@@ -452,19 +452,19 @@ export class Engine {
   /** Stores a new version of `key`; `old` is its current live slot (the caller looked it up), or -1. */
   private put(key: string, value: Buffer, flags: number, expiresAtMs: number, nowMs: number, old: number): StoreResult {
     const total = itemTotalBytes(key.length, value.length, flags);
-    const charge = chargedBytesFor(total);
+    const cls = slabClassFor(total);
     const freed = old !== none ? this.chargeOf(old) : 0;
     this.reclaimExpiredTail(nowMs, old);
-    if (!this.makeRoom(charge - freed, nowMs, old)) {
+    if (!this.makeRoom(chargeIn(total, cls) - freed, nowMs, old)) {
       this.counters.outOfMemory++;
-      this.stat(slabClassFor(total).id, true).outOfMemory++;
+      this.classStat(cls.id).outOfMemory++;
       return { status: 'NO_MEMORY', seq: this.lastSeqValue };
     }
     const cas = this.nextCas++;
     const seq = this.emitEffect({ kind: 'put', seq: 0, key, value, flags, expiresAtMs, cas });
     this.link(key, value, 0, value.length, flags, expiresAtMs, cas, seq, nowMs);
     this.counters.totalItems++;
-    this.stat(slabClassFor(total).id, true).setCmds++;
+    this.classStat(cls.id).setCmds++;
     return { status: 'STORED', seq };
   }
 
@@ -496,9 +496,9 @@ export class Engine {
     t.setSeq(slot, seq);
     t.setLastAccessMs(slot, nowMs);
     t.setSlabClass(slot, cls.id);
-    this.usedBytes += total > cls.chunkSizeBytes ? chargedBytesFor(total) : cls.chunkSizeBytes;
+    this.usedBytes += chargeIn(total, cls);
     this.storedBytes += total;
-    const s = this.stat(cls.id, true);
+    const s = this.classStat(cls.id);
     s.number++;
     s.chunksUsed++;
     s.requestedBytes += total;
@@ -512,14 +512,15 @@ export class Engine {
     return itemTotalBytes(t.keyLength(slot), t.valueLength(slot), t.flags(slot));
   }
 
+  /** Bytes a live slot is charged against -m (its class was found when it was stored). */
   private chargeOf(slot: number): number {
-    return chargedBytesFor(this.totalOf(slot));
+    return chargeIn(this.totalOf(slot), slabClasses[this.table.slabClass(slot) - 1]!);
   }
 
   /** Takes a live slot's bytes out of the memory and class counts. */
   private uncount(slot: number): void {
     const total = this.totalOf(slot);
-    this.usedBytes -= chargedBytesFor(total);
+    this.usedBytes -= this.chargeOf(slot);
     this.storedBytes -= total;
     const s = this.stat(slot);
     s.number--;
@@ -630,10 +631,19 @@ export class Engine {
     }
   }
 
-  private stat(slotOrClass: number, isClass = false): SlabClassStats {
-    const id = isClass ? slotOrClass : this.table.slabClass(slotOrClass);
+  /** Stats of the slab class a live slot is counted in. */
+  private stat(slot: number): SlabClassStats {
+    return this.classStat(this.table.slabClass(slot));
+  }
+
+  private classStat(id: number): SlabClassStats {
     return this.classStats[id] ??= newSlabClassStats();
   }
+}
+
+/** Bytes charged for an item of `total` bytes in class `cls`: its chunk, or whole max-size chunks for a chunked item. */
+function chargeIn(total: number, cls: SlabClass): number {
+  return total > cls.chunkSizeBytes ? chargedBytesFor(total) : cls.chunkSizeBytes;
 }
 
 /**
