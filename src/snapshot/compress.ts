@@ -80,24 +80,17 @@ async function writeCompressed(disk: Disk, from: string, to: string): Promise<Di
 
 /** Length and CRC-32 of what a gzip file decompresses to, streaming it. */
 async function gunzippedDigest(disk: Disk, path: string): Promise<Digest> {
-  const whole = disk.openReader ? null : await disk.readFile(path);
-  const reader = disk.openReader ? await disk.openReader(path) : null;
-  const size = reader ? reader.size : whole!.length;
+  const reader = await openReader(disk, path); // a .gz.tmp name: read as it is
   const gunzip = createGunzip();
   const digest: Digest = { bytes: 0, crc: 0 };
   gunzip.on('data', (d: Buffer) => { digest.bytes += d.length; digest.crc = crc32(d, digest.crc); });
   const ended = once(gunzip, 'end');
   ended.catch(() => {}); // awaited below; this only keeps an early error from being unhandled
   try {
-    for (let at = 0; at < size;) {
-      const n = Math.min(piece_bytes, size - at);
-      let chunk: Buffer;
-      if (reader) {
-        chunk = Buffer.allocUnsafe(n);
-        await readFully(reader, chunk, 0, n, at);
-      } else {
-        chunk = whole!.subarray(at, at + n);
-      }
+    for (let at = 0; at < reader.size;) {
+      const n = Math.min(piece_bytes, reader.size - at);
+      const chunk = Buffer.allocUnsafe(n);
+      await readFully(reader, chunk, 0, n, at);
       at += n;
       if (!gunzip.write(chunk)) await Promise.race([once(gunzip, 'drain'), ended]);
     }
@@ -106,6 +99,6 @@ async function gunzippedDigest(disk: Disk, path: string): Promise<Digest> {
     return digest;
   } finally {
     gunzip.destroy();
-    await reader?.close();
+    await reader.close();
   }
 }
