@@ -11,8 +11,8 @@
 //     a connection's successive incr results on one counter only grow;
 //   - server RSS (VmRSS) flat after warm-up: end <= warm-up x 1.2 + 16 MB,
 //     where warm-up is the highest RSS sampled (every second) in the first
-//     half of the run, at least 10 s (it levels off at ~200-220 MB after
-//     30-50 s on this project's machine);
+//     half of the run, at least 10 s (it levels off at ~120 MB after
+//     30-40 s on this project's machine);
 //   - the event loop never stalled over 100 ms, measured from outside by
 //     scripts/soak-probe.mjs (own process, `version` every 10 ms); the load
 //     generator lowers its own priority (nice 10) so that it does not

@@ -12,7 +12,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { Client } from '../../src/client/client.js';
-import { prng } from './crash-driver.js';
+import { prng } from '../prng.js';
 import { cleanup, startServer } from './harness.js';
 import { mb, rssKb } from './proc.js';
 

@@ -36,6 +36,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, MemcachedError, type Value } from '../../src/client/client.js';
 import { startServer, tempDataDir, type ServerProcess } from './harness.js';
+import { prng } from '../prng.js';
 
 export interface CrashTortureOptions {
   rounds: number;
@@ -83,17 +84,6 @@ export interface CrashTortureReport {
 
 export class TortureFailure extends Error {}
 
-/** mulberry32: small, seedable. */
-export function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 export const roundSeed = (seed: number, round: number): number => (Math.imul(seed ^ 0x5bd1e995, 31) + Math.imul(round + 1, 0x9e3779b1)) >>> 0;
 

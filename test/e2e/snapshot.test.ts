@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client, MemcachedError, type Value } from '../../src/client/client.js';
 import { decodeRecordAt } from '../../src/wal/codec.js';
 import { cleanup, startServer, tempDataDir, type ServerProcess } from './harness.js';
+import { prng } from '../prng.js';
 
 afterAll(cleanup);
 
@@ -115,17 +116,6 @@ async function getAll(c: Client, keys: string[], withCas = false): Promise<Map<s
   return out;
 }
 
-/** Small seeded PRNG (mulberry32), so a failing torture run can be repeated. */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 describe('snapshots end to end', () => {
   it('restarts from a snapshot plus the WAL after it: values, flags and CAS unchanged, new CAS values larger', async () => {

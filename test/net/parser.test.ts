@@ -9,6 +9,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { TextParser } from '../../src/net/parser.js';
+import { makeRng as rng } from '../prng.js';
 import type { Request } from '../../src/net/requests.js';
 import { get_line_length_max, line_length_max } from '../../src/engine/limits.js';
 import {
@@ -274,17 +275,6 @@ function expand(c: Case): Case & { name: string; input: Buffer } {
   return { ...c, input, name: c.name ? `${c.name}: ${show(input, 40)}` : show(input) };
 }
 
-/** A deterministic PRNG so sampled split points are the same on every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const all_splits_max_bytes = 6000;
 const all_pairs_max_bytes = 120;

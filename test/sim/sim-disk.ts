@@ -38,17 +38,8 @@ import type { Disk, DiskFile } from '../../src/wal/disk.js';
 
 export type Rng = () => number;
 
-/** mulberry32: a small seeded PRNG returning [0, 1). */
-export function makeRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { makeRng } from '../prng.js';
+
 
 const int = (rng: Rng, maxInclusive: number) => Math.floor(rng() * (maxInclusive + 1));
 
