@@ -11,7 +11,8 @@ import type { Disk } from '../wal/disk.js';
 import { recoverWal, type RecoveryReport } from '../wal/recovery.js';
 import { segmentName } from '../wal/segments.js';
 import { loadNewestSnapshot, type LoadedSnapshot, type SnapshotSource } from '../snapshot/index.js';
-import { readSnapshotBytes, snapshotImage, snapshotItems, validateSnapshot, type SnapshotRef } from '../snapshot/snapshot.js';
+import { readSnapshotBytes, snapshotImage, validateSnapshot, type SnapshotRef } from '../snapshot/snapshot.js';
+import { readItemLines } from '../snapshot/format.js';
 import type { EngineImage } from '../engine/types.js';
 import type { SnapshotHeader } from '../snapshot/format.js';
 import { lockDataDir } from './lock.js';
@@ -54,7 +55,7 @@ export async function checkSnapshot(disk: Disk, ref: SnapshotRef): Promise<Snaps
   if (!v.ok) return v;
   if (v.header.startSeq !== ref.startSeq) return { ok: false, reason: `the name says sequence ${ref.startSeq} but the header says ${v.header.startSeq}` };
   try {
-    for (const _ of snapshotItems(buf, v.itemsStart, v.itemsEnd)) { /* parse only */ }
+    readItemLines(buf, v.itemsStart, v.itemsEnd, () => {}); // parse only
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }

@@ -27,7 +27,7 @@ import { crc32, gunzip } from 'node:zlib';
 import type { Disk, DiskReader } from '../wal/disk.js';
 import type { EngineImage, ItemScan, ItemVisitor } from '../engine/types.js';
 import {
-  encodeHeader, encodeTrailer, ItemLineWriter, parseHeader, parseItem, parseTrailer, readItemLines,
+  encodeHeader, encodeTrailer, ItemLineWriter, parseHeader, parseTrailer, readItemLines,
   snapshot_file_pattern, snapshotName, type SnapshotHeader, type SnapshotItem, type SnapshotTrailer,
 } from './format.js';
 
@@ -325,18 +325,6 @@ async function streamItemLines(
   } finally {
     await (reading as Promise<unknown> | null)?.catch(() => {});
     await reader.close();
-  }
-}
-
-/** Items of a validated snapshot buffer, parsed lazily (tools; loading uses snapshotImage). */
-export function* snapshotItems(buf: Buffer, itemsStart: number, itemsEnd: number): Generator<SnapshotItem> {
-  let at = itemsStart;
-  while (at < itemsEnd) {
-    const nl = buf.indexOf(0x0a, at);
-    const item = parseItem(buf.toString('utf8', at, nl));
-    if (!item) throw new Error(`bad item line at byte ${at}`);
-    yield item;
-    at = nl + 1;
   }
 }
 
