@@ -6,7 +6,7 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Backend, ServerSettings } from './backend.js';
-import { Connection, type ServerContext } from './connection.js';
+import { Connection, type ConnectionContext } from './connection.js';
 import { adoptWithSharedReadBuffer } from './fast-read.js';
 import type { ConnectionCounters } from './stats.js';
 
@@ -22,7 +22,7 @@ export interface MemcachedServer {
 export async function startServer(settings: ServerSettings, backend: Backend, log: (level: number, message: string) => void): Promise<MemcachedServer> {
   const counters: ConnectionCounters = { currConnections: 0, totalConnections: 0, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0 };
   const waiting = new Set<Connection>();
-  const ctx: ServerContext = { backend, settings, counters, startedAtMs: backend.now(), waiting, log };
+  const ctx: ConnectionContext = { backend, settings, counters, startedAtMs: backend.now(), waiting, log };
   const connections = new Set<Connection>();
   const sockets = new Set<Socket>();
 
