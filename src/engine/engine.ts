@@ -307,9 +307,11 @@ export class Engine {
     const seq = image.lastSeq;
     const t = this.table;
     await image.forEachItem((keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
-      let slot = t.slotOfBytes(keyBytes, keyStart, keyEnd);
-      if (slot === none) slot = t.insertBytes(keyBytes, keyStart, keyEnd, value, start, end);
-      else this.replace(slot, value, start, end);
+      let slot = t.findOrInsertBytes(keyBytes, keyStart, keyEnd, value, start, end);
+      if (slot < 0) {
+        slot = ~slot;
+        this.replace(slot, value, start, end);
+      }
       this.fill(slot, keyEnd - keyStart, end - start, flags, expiresAtMs, cas, seq, 0);
       if (cas >= nextCas) nextCas = cas + 1;
     });

@@ -125,17 +125,6 @@ export class ItemTable {
     }
   }
 
-  /** The slot of the key whose latin1 bytes are buf[start, end), or -1. */
-  slotOfBytes(buf: Buffer, start: number, end: number): number {
-    const h = hashBytes(buf, start, end, this.seed);
-    const buckets = this.buckets;
-    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const slot = buckets[2 * i]! - 1;
-      if (slot < 0) return none;
-      if (buckets[2 * i + 1] === (h | 0) && this.keyBytesEqual(slot, buf, start, end)) return slot;
-    }
-  }
-
   /** The key of a live slot (a new string each call). */
   keyOf(slot: number): string {
     const address = this.chunk(slot);
@@ -162,9 +151,23 @@ export class ItemTable {
     return slot;
   }
 
-  /** insert() for the key whose latin1 bytes are keyBuf[keyStart, keyEnd). */
-  insertBytes(keyBuf: Buffer, keyStart: number, keyEnd: number, src: Buffer, start: number, end: number): number {
-    const slot = this.newSlot(hashBytes(keyBuf, keyStart, keyEnd, this.seed), keyEnd - keyStart, end - start);
+  /**
+   * For the key whose latin1 bytes are keyBuf[keyStart, keyEnd): ~slot (a
+   * negative number) if it is present, changing nothing; otherwise a new slot
+   * holding value src[start, end), as insert() makes it. One hash, one probe
+   * (a bulk load meets mostly new keys).
+   */
+  findOrInsertBytes(keyBuf: Buffer, keyStart: number, keyEnd: number, src: Buffer, start: number, end: number): number {
+    this.makeRoomForOne();
+    const h = hashBytes(keyBuf, keyStart, keyEnd, this.seed);
+    const buckets = this.buckets;
+    let i = h & this.mask;
+    for (; ; i = (i + 1) & this.mask) {
+      const slot = buckets[2 * i]! - 1;
+      if (slot < 0) break;
+      if (buckets[2 * i + 1] === (h | 0) && this.keyBytesEqual(slot, keyBuf, keyStart, keyEnd)) return ~slot;
+    }
+    const slot = this.newSlot(h, keyEnd - keyStart, end - start, i);
     const at = this.keyStart(slot);
     copyBytes(keyBuf, keyStart, keyEnd, this.valueBuffer(slot), at);
     copyBytes(src, start, end, this.valueBuffer(slot), at + keyEnd - keyStart);
@@ -255,16 +258,20 @@ export class ItemTable {
 
   // ---- internals -----------------------------------------------------------
 
-  /** A live, indexed, most recent slot with room for the key and value bytes (not yet written). */
-  private newSlot(h: number, keyLength: number, valueLength: number): number {
-    if ((this.count + 1) * 2 > this.bucketCount) this.rebuildIndex(this.bucketCount * 2);
+  /**
+   * A live, indexed, most recent slot with room for the key and value bytes
+   * (not yet written); emptyBucket, if given, is where a probe for h ended.
+   */
+  private newSlot(h: number, keyLength: number, valueLength: number, emptyBucket = none): number {
+    if (emptyBucket === none) this.makeRoomForOne();
     const slot = this.takeSlot();
     this.setHash(slot, h);
     this.setKeyLength(slot, keyLength);
     this.setChunk(slot, this.arena.alloc(keyLength + valueLength));
     this.setValueLength(slot, valueLength);
     this.setFetched(slot, 0);
-    this.addToIndex(slot, h);
+    if (emptyBucket === none) this.addToIndex(slot, h);
+    else this.occupy(emptyBucket, slot, h);
     this.count++;
     this.pushMostRecent(slot);
     return slot;
@@ -292,11 +299,20 @@ export class ItemTable {
     return true;
   }
 
+  /** Keeps the index at most half full with one more item (a probe's empty bucket stays valid after this). */
+  private makeRoomForOne(): void {
+    if ((this.count + 1) * 2 > this.bucketCount) this.rebuildIndex(this.bucketCount * 2);
+  }
+
   private addToIndex(slot: number, h: number): void {
     let i = h & this.mask;
     while (this.buckets[2 * i] !== 0) i = (i + 1) & this.mask;
-    this.buckets[2 * i] = slot + 1;
-    this.buckets[2 * i + 1] = h;
+    this.occupy(i, slot, h);
+  }
+
+  private occupy(bucket: number, slot: number, h: number): void {
+    this.buckets[2 * bucket] = slot + 1;
+    this.buckets[2 * bucket + 1] = h;
   }
 
   /** Linear-probing removal with backward shift: no tombstones, probe chains stay short. */

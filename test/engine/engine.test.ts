@@ -707,4 +707,29 @@ describe('effects, seqs and replay', () => {
     expect(engine.removalSeq).toBe(last().seq);
     expect(engine.delete('a', T0)).toEqual({ status: 'NOT_FOUND', seq: flushed.seq });
   });
+
+  it('restore from an image that holds a key twice keeps the later line and counts the key once', async () => {
+    const lines: Array<[string, string, number]> = [['a', 'first', 1], ['b', 'bee', 2], ['a', 'second-longer', 3]];
+    const engine = new Engine({ memoryLimitBytes: 1 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false }, () => {});
+    await engine.restore({
+      forEachItem: (visit) => {
+        for (const [key, value, cas] of lines) {
+          const k = bytes(key);
+          const v = bytes(value);
+          visit(k, 0, k.length, v, 0, v.length, 0, 0, cas);
+        }
+      },
+      nextCas: 1, lastSeq: 7, pendingFlushAtMs: 0,
+    });
+    expect(visibleState(engine, T0).items).toEqual([
+      { key: 'a', value: 'second-longer', flags: 0, cas: 3, expiresAtMs: 0 },
+      { key: 'b', value: 'bee', flags: 0, cas: 2, expiresAtMs: 0 },
+    ]);
+    const single = new Engine({ memoryLimitBytes: 1 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false }, () => {});
+    single.store('set', 'a', 0, 0, bytes('second-longer'), 0n, T0);
+    single.store('set', 'b', 0, 0, bytes('bee'), 0n, T0);
+    expect(engine.itemCount).toBe(2);
+    expect(engine.chargedBytes).toBe(single.chargedBytes);
+    expect(engine.bytes).toBe(single.bytes);
+  });
 });
