@@ -6,8 +6,12 @@ import { slabClasses, type Engine } from '../engine/engine.js';
 import { slab_page_size_bytes } from '../engine/slabs.js';
 import type { Backend, ServerSettings } from './backend.js';
 
+/**
+ * The version we answer `version` and `stats` with: memcached's own, since
+ * clients parse it (node-memcached throws, uncaught, on `1.6.18-lite`).
+ */
 export const memcached_version = '1.6.18';
-export const server_version = `${memcached_version}-lite`;
+export const server_version = memcached_version;
 
 export interface ConnectionCounters {
   currConnections: number;
