@@ -10,10 +10,14 @@
 // `stats` parses numeric STAT values to numbers. node-memcached has no public
 // noreply (its command builder is never passed the flag), so there is no
 // noreply check here. Its maxValue (1,048,576) lets exactly 1 MiB through.
+// Its version() parses the VERSION line with /(\d+)\.(\d+)\.(\d+)$/: anything
+// after the number makes it throw inside its socket data handler (an
+// uncaught TypeError in the user's process) and never call back; that check
+// runs last, bounded by a deadline, so it cannot disturb the others.
 
 import Memcached from 'memcached';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AckedWrites, asText, fromCallback, patterned, shortTtlS, shortTtlWaitMs, size1MiB, size500KiB, sleep } from './scenario.js';
+import { AckedWrites, asText, fromCallback, patterned, shortTtlS, shortTtlWaitMs, size1MiB, size500KiB, sleep, withDeadline } from './scenario.js';
 import { cleanupTargets, startTarget, type Target } from './target.js';
 
 let target: Target;
@@ -122,5 +126,12 @@ describe('node-memcached (npm memcached)', () => {
   it('every acknowledged write survives a SIGTERM restart, read back through the same client', async () => {
     await target.restart('term');
     await acked.expectAll(async (key) => asText(await get(key)));
+  });
+
+  it('version: node-memcached parses the VERSION line into major.minor.bugfix', async () => {
+    const versions = await withDeadline(fromCallback<Memcached.VersionData[]>((cb) => client.version(cb)), 'node-memcached version', 2000);
+    expect(versions).toHaveLength(1);
+    expect(versions[0]!.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(versions[0]!.version).toBe(`${versions[0]!.major}.${versions[0]!.minor}.${versions[0]!.bugfix}`);
   });
 });

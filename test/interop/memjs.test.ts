@@ -25,7 +25,7 @@
 
 import { Client } from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AckedWrites, asText, fromCallback, patterned, shortTtlS, shortTtlWaitMs, size1MiB, size500KiB, sleep } from './scenario.js';
+import { AckedWrites, asText, fromCallback, patterned, shortTtlS, shortTtlWaitMs, size1MiB, size500KiB, sleep, withDeadline } from './scenario.js';
 import { cleanupTargets, startTarget, type Target } from './target.js';
 
 const op_deadline_ms = 2000;
@@ -54,16 +54,10 @@ function bounded(memjs: Client): Client {
       if (typeof member !== 'function') return member;
       return (...args: unknown[]) => {
         const result: unknown = member.apply(obj, args);
-        return result instanceof Promise ? withDeadline(result, `memjs ${String(name)}`) : result;
+        return result instanceof Promise ? withDeadline(result, `memjs ${String(name)}`, op_deadline_ms) : result;
       };
     },
   });
-}
-
-function withDeadline<T>(promise: Promise<T>, what: string, ms = op_deadline_ms): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms); });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 const value = async (key: string) => asText((await client.get(key)).value);
@@ -140,7 +134,7 @@ describe('memjs (binary protocol)', () => {
   });
 
   it('stats: one callback per server and the counters move with the traffic', async () => {
-    const stats = () => withDeadline(fromCallback<Record<string, string> | null>((cb) => client.stats((err, _server, s) => cb(err, s))), 'memjs stats');
+    const stats = () => withDeadline(fromCallback<Record<string, string> | null>((cb) => client.stats((err, _server, s) => cb(err, s))), 'memjs stats', op_deadline_ms);
     const before = (await stats())!;
     expect(before['pid']).toMatch(/^\d+$/);
     expect(before['version']).toMatch(/^\d+\.\d+\.\d+/);

@@ -68,3 +68,10 @@ export function fromCallback<T>(run: (done: (err: unknown, result: T) => void) =
     });
   });
 }
+
+/** Rejects if `promise` has not settled within ms (for clients that can wait forever on a reply that never comes). */
+export function withDeadline<T>(promise: Promise<T>, what: string, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms); });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
