@@ -169,11 +169,13 @@ export function settingsStats(settings: ServerSettings, engine: Engine): StatLin
     ['inter', settings.host],
     ['verbosity', settings.verbosity],
     ['evictions', settings.evictionsDisabled ? 'off' : 'on'],
+    ['domain_socket', 'NULL'],
     ['growth_factor', '1.25'],
     ['chunk_size', 48],
     ['num_threads', 1],
     ['cas_enabled', 'yes'],
     ['tcp_backlog', 1024],
+    ['flush_enabled', 'yes'],
     ['binding_protocol', 'auto-negotiate'], // memcached's -B auto: text or binary by the first byte
     ['item_size_max', settings.itemSizeMaxBytes],
     ['slab_page_size', slab_page_size_bytes],
