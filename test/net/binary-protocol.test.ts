@@ -6,6 +6,7 @@
 // request ends in exactly one commit carrying the WAL sequence its reply
 // reflects, quiet requests included.
 
+import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import type { Effect } from '../../src/engine/types.js';
@@ -13,6 +14,7 @@ import type { Backend, ServerSettings } from '../../src/net/backend.js';
 import { BinaryProtocol } from '../../src/net/binary-protocol.js';
 import { Chunks } from '../../src/net/output.js';
 import type { ReplySink, ServerContext } from '../../src/net/protocol.js';
+import { startServer } from '../../src/net/server.js';
 import { server_version, type ConnectionCounters } from '../../src/net/stats.js';
 import { deltaExtras, describePacket, frame, readPackets, storeExtras, u32s, u64, type FrameOpts, type Packet } from './binary-helpers.js';
 
@@ -38,6 +40,10 @@ class Sink implements ReplySink {
 
 interface Setup { memoryLimitBytes?: number; evictionsDisabled?: boolean }
 
+const settingsFor = (): ServerSettings => ({
+  host: '127.0.0.1', port: 0, connectionLimit: 100, itemSizeMaxBytes: 1 << 20, verbosity: 0, dataDir: '-', fsyncMode: 'always', evictionsDisabled: false, strictKeys: false,
+});
+
 function setup(o: Setup = {}) {
   const clock = { nowMs: T0 };
   const effects: Effect[] = [];
@@ -47,9 +53,7 @@ function setup(o: Setup = {}) {
     engine, now: () => clock.nowMs, ackedSeq: () => engine.lastSeq, onAck: () => {},
     writeAdmission: () => state.admission, whenAdmissible: async () => {}, storageStats: () => [['durable_seq', engine.lastSeq]],
   };
-  const settings: ServerSettings = {
-    host: '127.0.0.1', port: 11211, connectionLimit: 100, itemSizeMaxBytes: 1 << 20, verbosity: 0, dataDir: '-', fsyncMode: 'always', evictionsDisabled: false, strictKeys: false,
-  };
+  const settings = settingsFor();
   const counters: ConnectionCounters = { currConnections: 1, totalConnections: 5, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0 };
   const ctx: ServerContext = { backend, settings, counters, startedAtMs: T0, log: () => {} };
   const protocol = new BinaryProtocol(ctx);
@@ -384,5 +388,55 @@ describe('binary protocol: disk full and visibility', () => {
     expect(incr!.seq).toBe(lastSeq());
     const [flush] = t.send(t.req(OP.flushq));
     expect(flush!.seq).toBe(lastSeq());
+  });
+});
+
+describe('binary protocol over a real connection', () => {
+  /** A socket collecting what it receives. */
+  async function open(port: number): Promise<{ socket: Socket; received: () => Buffer }> {
+    const socket = connect({ host: '127.0.0.1', port });
+    await new Promise((r) => socket.once('connect', r));
+    let got = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => { got = Buffer.concat([got, d]); });
+    return { socket, received: () => got };
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 60));
+
+  it('a first byte of 0x80 speaks binary, any other text; a reply, and a noop after a quiet write, wait until the write is durable', async () => {
+    const effects: Effect[] = [];
+    const engine = new Engine({ memoryLimitBytes: 64 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false }, (e) => effects.push(e));
+    let acked = 0;
+    const listeners: Array<() => void> = [];
+    const backend: Backend = {
+      engine, now: () => Date.now(), ackedSeq: () => acked, onAck: (l) => { listeners.push(l); },
+      writeAdmission: () => 'ok', whenAdmissible: async () => {}, storageStats: () => [],
+    };
+    const ackAll = () => { acked = engine.lastSeq; for (const l of listeners) l(); };
+    const server = await startServer(settingsFor(), backend, () => {});
+    const binary = await open(server.address.port);
+    const text = await open(server.address.port);
+    try {
+      binary.socket.write(Buffer.concat([frame(OP.setq, { key: 'k', extras: storeExtras(), value: 'v' }), frame(OP.noop, { opaque: 1 })]));
+      text.socket.write('version\r\n');
+      await settle();
+      expect(effects).toHaveLength(1);
+      expect(binary.received().length, 'the noop waits for the setq to be durable').toBe(0);
+      expect(text.received().toString()).toBe(`VERSION ${server_version}\r\n`);
+      ackAll();
+      await settle();
+      expect(readPackets(binary.received()).packets.map(describePacket)).toEqual([ok(OP.noop, 0, '', 1)]);
+
+      binary.socket.write(frame(OP.set, { key: 'k', extras: storeExtras(), value: 'w', opaque: 2 }));
+      await settle();
+      expect(readPackets(binary.received()).packets, 'the set reply waits').toHaveLength(1);
+      ackAll();
+      await settle();
+      expect(readPackets(binary.received()).packets.map(describePacket).at(-1)).toBe(ok(OP.set, 2, '', 2));
+    } finally {
+      binary.socket.destroy();
+      text.socket.destroy();
+      server.stopAccepting();
+      await server.closeConnections();
+    }
   });
 });
