@@ -135,6 +135,8 @@ export class Engine {
         return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, old);
       case 'append':
       case 'prepend': {
+        // A CAS unique here is the binary protocol's: refuse if the item has moved on (memcached do_store_item).
+        if (casUnique !== 0n && casUnique !== BigInt(t.cas(old))) return { status: 'EXISTS', seq: t.seq(old) };
         const current = t.valueCopy(old);
         const combined = mode === 'append' ? Buffer.concat([current, value]) : Buffer.concat([value, current]);
         if (itemTotalBytes(key.length, combined.length, t.flags(old)) > this.options.itemSizeMaxBytes) {
@@ -179,21 +181,28 @@ export class Engine {
     return { status: 'TOO_LARGE', seq: Math.max(this.removalSeqValue, this.lastSeqValue) };
   }
 
-  delete(key: string, nowMs: number): DeleteResult {
+  /** casUnique (binary protocol; 0 = none): delete only the item with this CAS unique, else EXISTS (no counter, as memcached). */
+  delete(key: string, nowMs: number, casUnique = 0n): DeleteResult {
     this.fireDueFlush(nowMs);
     const slot = this.live(key, nowMs, false);
     if (slot === none) {
       this.counters.deleteMisses++;
       return { status: 'NOT_FOUND', seq: this.removalSeqValue };
     }
+    if (casUnique !== 0n && casUnique !== BigInt(this.table.cas(slot))) return { status: 'EXISTS', seq: this.table.seq(slot) };
     this.counters.deleteHits++;
     this.stat(slot).deleteHits++;
     this.remove(key);
     return { status: 'DELETED', seq: this.removalSeqValue };
   }
 
-  /** incr/decr on a 64-bit unsigned decimal value: incr wraps at 2^64, decr stops at 0. */
-  delta(key: string, incr: boolean, amount: bigint, nowMs: number): DeltaResult {
+  /**
+   * incr/decr on a 64-bit unsigned decimal value: incr wraps at 2^64, decr
+   * stops at 0. casUnique (binary protocol; 0 = none): change only the item
+   * with this CAS unique, else EXISTS; as memcached's do_add_delta, an empty
+   * value is NON_NUMERIC before the CAS is compared.
+   */
+  delta(key: string, incr: boolean, amount: bigint, nowMs: number, casUnique = 0n): DeltaResult {
     this.fireDueFlush(nowMs);
     const slot = this.live(key, nowMs, false);
     if (slot === none) {
@@ -204,14 +213,16 @@ export class Engine {
     const t = this.table;
     const length = t.valueLength(slot);
     const start = t.valueStart(slot);
-    const current = length === 0 ? null : safeStrtoull(t.valueBuffer(slot).subarray(start, start + length));
+    if (length === 0) return { status: 'NON_NUMERIC', seq: t.seq(slot) };
+    if (casUnique !== 0n && casUnique !== BigInt(t.cas(slot))) return { status: 'EXISTS', seq: t.seq(slot) };
+    const current = safeStrtoull(t.valueBuffer(slot).subarray(start, start + length));
     if (current === null) return { status: 'NON_NUMERIC', seq: t.seq(slot) };
     const next = incr ? (current + amount) & u64_max : (amount > current ? 0n : current - amount);
     if (incr) { this.counters.incrHits++; this.stat(slot).incrHits++; }
     else { this.counters.decrHits++; this.stat(slot).decrHits++; }
     const result = this.put(key, deltaValue(next, length), t.flags(slot), t.expiresAtMs(slot), nowMs, slot);
     if (result.status !== 'STORED') return { status: 'NO_MEMORY', seq: result.seq };
-    return { status: 'VALUE', value: next, seq: result.seq };
+    return { status: 'VALUE', value: next, seq: result.seq, cas: result.cas };
   }
 
   touch(key: string, exptime: number, nowMs: number): TouchResult {
@@ -467,7 +478,7 @@ export class Engine {
     this.link(key, value, 0, value.length, flags, expiresAtMs, cas, seq, nowMs);
     this.counters.totalItems++;
     this.classStat(cls.id).setCmds++;
-    return { status: 'STORED', seq };
+    return { status: 'STORED', seq, cas };
   }
 
   /** Makes value[start, end) with these fields current for `key`, replacing its item if it has one. */

@@ -54,13 +54,20 @@ export type StoreMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas'
 
 export type StoreStatus = 'STORED' | 'NOT_STORED' | 'EXISTS' | 'NOT_FOUND' | 'TOO_LARGE' | 'NO_MEMORY';
 
-/** Each result says which WAL position it reflects; the reply waits until that is durable. */
-export interface StoreResult { status: StoreStatus; seq: number }
-export interface DeleteResult { status: 'DELETED' | 'NOT_FOUND'; seq: number }
+/**
+ * Each result says which WAL position it reflects; the reply waits until that
+ * is durable. A result that made a new item version carries its CAS unique
+ * (the binary protocol returns it). EXISTS: a CAS unique was given and the
+ * item has another one.
+ */
+export type StoreResult =
+  | { status: 'STORED'; seq: number; cas: number }
+  | { status: Exclude<StoreStatus, 'STORED'>; seq: number };
+export interface DeleteResult { status: 'DELETED' | 'NOT_FOUND' | 'EXISTS'; seq: number }
 export interface TouchResult { status: 'TOUCHED' | 'NOT_FOUND'; seq: number }
 export type DeltaResult =
-  | { status: 'VALUE'; value: bigint; seq: number }
-  | { status: 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY'; seq: number };
+  | { status: 'VALUE'; value: bigint; seq: number; cas: number }
+  | { status: 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY' | 'EXISTS'; seq: number };
 
 export interface EngineOptions {
   memoryLimitBytes: number;

@@ -1,10 +1,13 @@
 // `stats` replies in memcached's field names and formats, so memcached tools
 // (and the Prometheus exporter) read them. General stats, `stats items`,
 // `stats slabs` and `stats settings`; `stats reset` clears the counters.
+// Both protocols take their lines from statGroup (text words them as
+// `STAT name value`, binary as one packet per stat).
 
 import { slabClasses, type Engine } from '../engine/engine.js';
 import { slab_page_size_bytes } from '../engine/slabs.js';
 import type { Backend, ServerSettings } from './backend.js';
+import type { ServerContext } from './protocol.js';
 
 /**
  * The version we answer `version` and `stats` with: memcached's own, since
@@ -170,17 +173,41 @@ export function settingsStats(settings: ServerSettings, engine: Engine): StatLin
     ['inter', settings.host],
     ['verbosity', settings.verbosity],
     ['evictions', settings.evictionsDisabled ? 'off' : 'on'],
+    ['domain_socket', 'NULL'],
     ['growth_factor', '1.25'],
     ['chunk_size', 48],
     ['num_threads', 1],
     ['cas_enabled', 'yes'],
     ['tcp_backlog', 1024],
-    ['binding_protocol', 'ascii'],
+    ['flush_enabled', 'yes'],
+    ['binding_protocol', 'auto-negotiate'], // memcached's -B auto: text or binary by the first byte
     ['item_size_max', settings.itemSizeMaxBytes],
     ['slab_page_size', slab_page_size_bytes],
     ['data_dir', settings.dataDir],
     ['fsync', settings.fsyncMode],
   ];
+}
+
+/** The lines of `stats` (group null) or `stats <group>`; undefined for a group we do not have. */
+export function statGroup(ctx: ServerContext, group: string | null): StatLines | undefined {
+  const { backend, settings, counters, startedAtMs } = ctx;
+  switch (group) {
+    case null: return generalStats(backend, settings, counters, startedAtMs);
+    case 'items': return itemStats(backend.engine, backend.now());
+    case 'slabs': return slabStats(backend.engine);
+    case 'settings': return settingsStats(settings, backend.engine);
+    default: return undefined;
+  }
+}
+
+/** `stats reset`: zeroes the engine's counters and the connection counters memcached resets. */
+export function resetStats(ctx: ServerContext): void {
+  ctx.backend.engine.resetCounters();
+  const counters = ctx.counters;
+  counters.totalConnections = 0;
+  counters.rejectedConnections = 0;
+  counters.bytesRead = 0;
+  counters.bytesWritten = 0;
 }
 
 export function formatStats(lines: StatLines): string {

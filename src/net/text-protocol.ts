@@ -9,7 +9,7 @@ import type { ItemView } from '../engine/types.js';
 import { TextParser } from './parser.js';
 import type { Protocol, ReplySink, ServerContext } from './protocol.js';
 import type { Request } from './requests.js';
-import { formatStats, generalStats, itemStats, server_version, settingsStats, slabStats } from './stats.js';
+import { formatStats, resetStats, server_version, statGroup } from './stats.js';
 
 const disk_full_reply = 'SERVER_ERROR out of disk space\r\n';
 
@@ -116,22 +116,12 @@ export class TextProtocol implements Protocol<Request> {
   }
 
   private stats(args: string[]): string {
-    const { backend, settings, counters, startedAtMs } = this.ctx;
-    const engine = backend.engine;
-    if (args.length === 0) return formatStats(generalStats(backend, settings, counters, startedAtMs));
-    switch (args[0]) {
-      case 'reset':
-        engine.resetCounters();
-        counters.totalConnections = 0;
-        counters.rejectedConnections = 0;
-        counters.bytesRead = 0;
-        counters.bytesWritten = 0;
-        return 'RESET\r\n';
-      case 'items': return formatStats(itemStats(engine, backend.now()));
-      case 'slabs': return formatStats(slabStats(engine));
-      case 'settings': return formatStats(settingsStats(settings, engine));
-      default: return 'ERROR\r\n';
+    if (args[0] === 'reset') {
+      resetStats(this.ctx);
+      return 'RESET\r\n';
     }
+    const lines = statGroup(this.ctx, args[0] ?? null);
+    return lines ? formatStats(lines) : 'ERROR\r\n';
   }
 }
 
@@ -164,6 +154,8 @@ const deltaReply = {
   NOT_FOUND: 'NOT_FOUND\r\n',
   NON_NUMERIC: 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n',
   NO_MEMORY: 'SERVER_ERROR out of memory\r\n',
+  /** Unreachable here: text incr/decr carry no CAS unique. */
+  EXISTS: 'EXISTS\r\n',
 } as const;
 
 function isMutation(r: Request): boolean {

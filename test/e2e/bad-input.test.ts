@@ -1,12 +1,13 @@
 // Bad input end to end: 10,000 random and malformed inputs, each on its own
 // connection (16 at a time): garbage bytes, random command lines with bad
 // numbers, overlong lines, bad byte counts, negative and huge lengths,
-// binary-protocol frames (0x80), `get` with 10,000 keys, half commands and
-// half values then a disconnect. After every hundred inputs the server must
-// still be up, a fresh connection must round-trip a set/get, and its RSS
-// must stay under 300 MB. Where memcached's answer is fixed (binary frame and
-// overlong line: closed; bad length: CLIENT_ERROR; bad data chunk; a get of
-// 10,000 missing keys: END) the reply is checked too. Seeded: the seed is
+// binary-protocol frames (0x80) with random opcodes and bodies, `get` with
+// 10,000 keys, half commands and half values then a disconnect. After every
+// hundred inputs the server must still be up, a fresh connection must
+// round-trip a set/get, and its RSS must stay under 300 MB. Where memcached's
+// answer is fixed (overlong line: closed; a binary noop then a bad magic: the
+// noop's reply, then closed; bad length: CLIENT_ERROR; bad data chunk; a get
+// of 10,000 missing keys: END) the reply is checked too. Seeded: the seed is
 // printed, FUZZ_SEED=<seed> replays the same inputs.
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,8 +87,17 @@ function makeInput(rand: (n: number) => number, i: number): Input {
       const partial = rand(2) ? bytes(rand(300_000)) : Buffer.alloc(0);
       return { kind: 'huge length', bytes: Buffer.concat([Buffer.from(`set fz:huge 0 0 ${n}\r\n`), partial]), then: 'reply', reply: 'SERVER_ERROR object too large for cache\r\n' };
     }
-    case 8: { // binary protocol frame (0x80 magic, 24-byte header, body): the connection is closed
-      return { kind: 'binary frame', bytes: Buffer.concat([Buffer.from([0x80, rand(256)]), bytes(22 + rand(200))]), then: 'reply', reply: '', closes: true };
+    case 8: { // binary protocol: random frames (0x80 magic, random opcode, header and body), or a noop then a bad magic (closed after the noop's reply)
+      if (rand(4) === 0) {
+        const noop = Buffer.alloc(24);
+        noop[0] = 0x80;
+        noop[1] = 0x0a;
+        const reply = Buffer.from(noop);
+        reply[0] = 0x81;
+        return { kind: 'binary bad magic', bytes: Buffer.concat([noop, Buffer.from([rand(0x80)]), bytes(23 + rand(100))]), then: 'reply', reply: reply.toString('latin1'), closes: true };
+      }
+      const frames = Array.from({ length: 1 + rand(4) }, () => Buffer.concat([Buffer.from([0x80, rand(256)]), bytes(22 + rand(200))]));
+      return { kind: 'binary frames', bytes: Buffer.concat(frames), then: pick(['cut', 'fin'] as const) };
     }
     case 9: { // get / gets with 10,000 keys, none of them ever set
       const keys = Array.from({ length: 10_000 }, (_, j) => `nokey:${i}:${j}`);
