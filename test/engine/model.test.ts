@@ -309,7 +309,7 @@ function runOp(op: Op, engine: Engine, model: Model, effects: Effect[]): void {
       }
       const next = op.incr ? (current + op.amount) % U64 : op.amount > current ? 0n : current - op.amount;
       const it = model.put(op.key, modelDeltaValue(next, old.value.length), old.flags, old.expiresAtMs);
-      expect(r).toEqual({ status: 'VALUE', value: next, seq: engine.lastSeq });
+      expect(r).toEqual({ status: 'VALUE', value: next, cas: it.cas, seq: engine.lastSeq });
       expectPut(r.seq, op.key, it);
       return;
     }
@@ -353,6 +353,7 @@ function runOp(op: Op, engine: Engine, model: Model, effects: Effect[]): void {
       expect(r.status).toBe(expected);
       if (stored) {
         expect(r.seq).toBe(engine.lastSeq);
+        expect(r).toMatchObject({ cas: stored.cas });
         expectPut(r.seq, op.key, stored);
       } else {
         expectNoEffect();
