@@ -236,10 +236,13 @@ type Kind = 'flag' | 'int' | 'u32' | 'u64' | 'opaque';
 type Spec = readonly [option: string, letter: string, kind: Kind];
 
 const common_specs: Spec[] = [['opaque', 'O', 'opaque'], ['quiet', 'q', 'flag']];
+// memcached applies mg flags in the order written: modifiers (N R T) go first
+// so that t, c, ... report the item as the request leaves it.
 const get_specs: Spec[] = [
+  ['vivify', 'N', 'int'], ['recache', 'R', 'int'], ['ttl', 'T', 'int'], ['noBump', 'u', 'flag'],
   ['returnValue', 'v', 'flag'], ['returnCas', 'c', 'flag'], ['returnFlags', 'f', 'flag'], ['returnHit', 'h', 'flag'],
   ['returnKey', 'k', 'flag'], ['returnLastAccess', 'l', 'flag'], ['returnSize', 's', 'flag'], ['returnTtl', 't', 'flag'],
-  ['noBump', 'u', 'flag'], ['vivify', 'N', 'int'], ['recache', 'R', 'int'], ['ttl', 'T', 'int'], ...common_specs,
+  ...common_specs,
 ];
 const set_specs: Spec[] = [
   ['flags', 'F', 'u32'], ['ttl', 'T', 'int'], ['compareCas', 'C', 'u64'], ['invalidate', 'I', 'flag'],
