@@ -13,7 +13,8 @@
 //   reject with its error if it fails.
 // - Attempts are made only when requests need a connection: an idle client
 //   with a dead server keeps no timers and no sockets.
-// - After close() every request rejects at once and nothing reconnects.
+// - After close() every request rejects at once and nothing reconnects;
+//   quit() refuses new requests but lets the ones already submitted finish.
 
 import { Call, Connection, type ConnectOptions } from './connection.js';
 import { ConnectionError } from './errors.js';
@@ -43,6 +44,8 @@ export class Endpoint {
   private retryAtMs = 0;
   private next = 0;
   private closedError: Error | null = null;
+  /** Set by quit(): new requests are refused while those submitted before still go out. */
+  private refusing: Error | null = null;
 
   constructor(private readonly opts: EndpointOptions) {
     this.address = `${opts.host}:${opts.port}`;
@@ -90,14 +93,23 @@ export class Endpoint {
     }
   }
 
-  /** Sends quit on every open connection and waits for the server to close them; then like close(). */
+  /**
+   * Refuses new requests, lets those already submitted go out (waiting for a
+   * connection being opened), sends quit after them, and resolves once the
+   * server has closed every connection; then like close().
+   */
   async quit(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.conn?.quit()));
+    this.refusing ??= new ConnectionError(this.address, 'the client has quit');
+    const conns = await Promise.all(this.slots.map((s) => (s.opening
+      ? new Promise<Connection | null>((resolve) => s.waiting.push((conn) => resolve(conn)))
+      : s.conn)));
+    await Promise.all(conns.map((conn) => conn?.quit()));
     this.close('the client has quit');
   }
 
   private withConnection(index: number, then: Waiting): void {
-    if (this.closedError) { then(null, this.closedError); return; }
+    const refused = this.closedError ?? this.refusing;
+    if (refused) { then(null, refused); return; }
     const slot = this.slots[index]!;
     if (slot.conn) { then(slot.conn, null); return; }
     slot.waiting.push(then);
