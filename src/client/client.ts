@@ -18,12 +18,13 @@
 // - Every request settles: with its reply, a MemcachedError (the server's
 //   error line), a ConnectionError (no reply: unreachable, dropped, closed),
 //   a TimeoutError (no reply in time; its connection is closed), or a
-//   TypeError for invalid arguments (nothing was sent).
+//   ArgumentError (a TypeError) for invalid arguments (nothing was sent).
 // - noreply requests resolve undefined once written; the server's silence
 //   means nothing can be reported back.
 
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Endpoint, type Backoff } from './endpoint.js';
+import { ArgumentError } from './errors.js';
 import { deleteRequest, isPrintable, toBuffer, deltaRequest, flushAllRequest, keyBytes, rawLineRequest, retrieveRequest, statsRequest, storeRequest, touchRequest, verbosityRequest, versionRequest, type Request, type RetrieveCommand, type StoreCommand, type StoreReply, type Value } from './protocol.js';
 import { Continuum, fnv1a32, hash_names, hashKey, ketamaName, type HashName } from './ketama.js';
 import {
@@ -70,7 +71,7 @@ export interface StoreOptions extends NoreplyOptions { flags?: number; exptime?:
 export interface ServerOptions extends RequestOptions { server?: string }
 
 // Existing importers take these from here (the package entry is index.ts).
-export { AuthError, ConnectionError, MemcachedError, ProtocolError, TimeoutError } from './errors.js';
+export { ArgumentError, AuthError, ConnectionError, MemcachedError, ProtocolError, TimeoutError } from './errors.js';
 export type { StoreReply, Value } from './protocol.js';
 
 type Route = { endpoint: Endpoint; slot: number };
@@ -84,7 +85,7 @@ export class Client {
   constructor(options: ClientOptions = {}) {
     const servers = serverList(options);
     this.hash = options.hash ?? 'md5';
-    if (!hash_names.includes(this.hash)) throw new TypeError(`hash must be one of ${hash_names.join(', ')}`);
+    if (!hash_names.includes(this.hash)) throw new ArgumentError(`hash must be one of ${hash_names.join(', ')}`);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 10_000);
     const poolSize = positive('poolSize', options.poolSize ?? 1);
     const backoff: Backoff = {
@@ -275,7 +276,7 @@ export class Client {
   private serverNamed(server: string | undefined): Endpoint {
     if (server === undefined) return this.endpoints[0]!;
     const endpoint = this.endpoints.find((e) => e.address === server);
-    if (!endpoint) throw new TypeError(`unknown server ${server} (servers: ${this.servers.join(', ')})`);
+    if (!endpoint) throw new ArgumentError(`unknown server ${server} (servers: ${this.servers.join(', ')})`);
     return endpoint;
   }
 
@@ -285,7 +286,7 @@ export class Client {
 
   /** One request per (server, connection) holding some of the keys; the replies merged. */
   private async retrieve(cmd: RetrieveCommand, keys: readonly string[], opts: RequestOptions | undefined, exptime?: number): Promise<Map<string, Value>> {
-    if (keys.length === 0) throw new TypeError(`${cmd} needs at least one key`);
+    if (keys.length === 0) throw new ArgumentError(`${cmd} needs at least one key`);
     const groups = new Map<Endpoint, Map<number, string[]>>();
     for (const key of keys) {
       const { endpoint, slot } = this.route(keyBytes(key));
@@ -306,18 +307,18 @@ export class Client {
 // ---- options -------------------------------------------------------------------
 
 function positive(name: string, n: number): number {
-  if (!Number.isSafeInteger(n) || n < 1) throw new TypeError(`${name} must be a positive integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ArgumentError(`${name} must be a positive integer, got ${n}`);
   return n;
 }
 
 function serverList(options: ClientOptions): ServerAddress[] {
   if (options.servers !== undefined) {
-    if (options.servers.length === 0) throw new TypeError('servers must name at least one server');
+    if (options.servers.length === 0) throw new ArgumentError('servers must name at least one server');
     const list = options.servers.map((s) => checkServer(typeof s === 'string' ? parseServer(s) : s));
     const seen = new Set<string>();
     for (const s of list) {
       const address = `${s.host}:${s.port}`;
-      if (seen.has(address)) throw new TypeError(`server ${address} is listed twice`);
+      if (seen.has(address)) throw new ArgumentError(`server ${address} is listed twice`);
       seen.add(address);
     }
     return list;
@@ -328,24 +329,24 @@ function serverList(options: ClientOptions): ServerAddress[] {
 /** "host:port[:weight][ name]" (twemproxy's servers: syntax), IPv6 hosts in brackets. */
 export function parseServer(spec: string): ServerAddress {
   const m = /^(\[[^\]]+\]|[^:\s]+):(\d+)(?::(\d+))?(?: (\S+))?$/.exec(spec.trim());
-  if (!m) throw new TypeError(`server must be host:port[:weight][ name], got ${JSON.stringify(spec)}`);
+  if (!m) throw new ArgumentError(`server must be host:port[:weight][ name], got ${JSON.stringify(spec)}`);
   const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
   return { host, port: Number(m[2]), ...(m[3] === undefined ? {} : { weight: Number(m[3]) }), ...(m[4] === undefined ? {} : { name: m[4] }) };
 }
 
 function checkServer(s: ServerAddress): ServerAddress {
-  if (!s.host) throw new TypeError('server host must not be empty');
-  if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new TypeError(`server ${s.host}: port must be 1..65535, got ${s.port}`);
-  if (s.weight !== undefined && (!Number.isInteger(s.weight) || s.weight < 1)) throw new TypeError(`server ${s.host}:${s.port}: weight must be a positive integer`);
+  if (!s.host) throw new ArgumentError('server host must not be empty');
+  if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new ArgumentError(`server ${s.host}: port must be 1..65535, got ${s.port}`);
+  if (s.weight !== undefined && (!Number.isInteger(s.weight) || s.weight < 1)) throw new ArgumentError(`server ${s.host}:${s.port}: weight must be a positive integer`);
   return s;
 }
 
 function credentials(options: ClientOptions): { username?: string; password?: string } {
   const { username, password } = options;
   if (username === undefined && password === undefined) return {};
-  if (username === undefined || password === undefined) throw new TypeError('username and password go together');
+  if (username === undefined || password === undefined) throw new ArgumentError('username and password go together');
   for (const [name, v] of [['username', username], ['password', password]] as const) {
-    if (!v || !isPrintable(Buffer.from(v, 'utf8'))) throw new TypeError(`${name} must be non-empty, without spaces or control characters`);
+    if (!v || !isPrintable(Buffer.from(v, 'utf8'))) throw new ArgumentError(`${name} must be non-empty, without spaces or control characters`);
   }
   return { username, password };
 }

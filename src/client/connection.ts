@@ -4,7 +4,8 @@
 // Invariants:
 // - Pipelining: any number of requests may be in flight; memcached answers
 //   in request order, so replies are matched to a FIFO of waiters. A request
-//   sent with noreply takes no waiter (it resolves once written).
+//   sent with noreply takes no waiter (it resolves once its bytes are
+//   written to the socket).
 // - Quiet meta requests (see meta.ts): consecutive quiet requests form a run
 //   that the connection ends with an mn (when a request that is not quiet
 //   follows, or at the end of the current tick). While the oldest waiters
@@ -147,9 +148,13 @@ export class Connection {
       if (req.noop) this.run = null;
       else this.endRun();
     }
-    if (req.reader) this.waiters.push({ pending: p, reader: req.reader() });
-    this.write(req.bytes);
-    if (!req.reader) p.resolve(undefined);
+    if (req.reader) {
+      this.waiters.push({ pending: p, reader: req.reader() });
+      this.write(req.bytes);
+    } else {
+      // noreply: done once the bytes are handed to the kernel (a close() right after loses nothing).
+      this.write(req.bytes, (err) => (err ? p.reject(new ConnectionError(this.server, `write failed: ${err.message}`, { cause: err })) : p.resolve(undefined)));
+    }
   }
 
   /** Ends the connection: every request in flight rejects with `err`. Idempotent: the first error stays. */
@@ -204,13 +209,13 @@ export class Connection {
     this.write(noop_bytes);
   }
 
-  private write(bytes: Buffer): void {
+  private write(bytes: Buffer, written?: (err: Error | null | undefined) => void): void {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(() => { this.corked = false; this.socket.uncork(); });
     }
-    this.socket.write(bytes);
+    this.socket.write(bytes, written);
   }
 
   // ---- reading ---------------------------------------------------------------

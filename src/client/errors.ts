@@ -12,8 +12,11 @@
 //                    ConnectionError: the connection it was sent on is
 //                    closed, because its reply stream is now out of step).
 //
-// Invalid arguments (a key with a space, a negative delta) are TypeErrors,
-// thrown before anything is sent.
+// Invalid arguments (a key with a space, a negative delta) are
+// ArgumentErrors (a TypeError), thrown before anything is sent.
+
+/** An argument the protocol cannot carry; nothing was sent. */
+export class ArgumentError extends TypeError {}
 
 /** The server's error reply line, e.g. "CLIENT_ERROR bad data chunk". */
 export class MemcachedError extends Error {

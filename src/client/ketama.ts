@@ -19,6 +19,7 @@
 // auto_eject_hosts: false keeps every server in it, up or down).
 
 import { createHash } from 'node:crypto';
+import { ArgumentError } from './errors.js';
 
 export type HashName = 'md5' | 'fnv1a_64';
 export const hash_names: readonly HashName[] = ['md5', 'fnv1a_64'];
@@ -50,15 +51,15 @@ export class Continuum {
   private readonly owners: Uint32Array;
 
   constructor(nodes: readonly KetamaNode[]) {
-    if (nodes.length === 0) throw new TypeError('ketama needs at least one server');
+    if (nodes.length === 0) throw new ArgumentError('ketama needs at least one server');
     const total = nodes.reduce((sum, n) => sum + n.weight, 0);
     const points: Array<[value: number, owner: number]> = [];
     nodes.forEach((node, owner) => {
-      if (!Number.isInteger(node.weight) || node.weight < 1) throw new TypeError(`server ${node.name}: weight must be a positive integer`);
+      if (!Number.isInteger(node.weight) || node.weight < 1) throw new ArgumentError(`server ${node.name}: weight must be a positive integer`);
       const groups = pointsFor(node.weight, total, nodes.length) / points_per_hash;
       for (let i = 0; i < groups; i++) {
         const label = `${node.name}-${i}`;
-        if (Buffer.byteLength(label) > point_name_bytes_max) throw new TypeError(`server name ${JSON.stringify(node.name)} is too long for ketama (twemproxy hashes at most ${point_name_bytes_max} bytes of "name-i")`);
+        if (Buffer.byteLength(label) > point_name_bytes_max) throw new ArgumentError(`server name ${JSON.stringify(node.name)} is too long for ketama (twemproxy hashes at most ${point_name_bytes_max} bytes of "name-i")`);
         const digest = md5(Buffer.from(label, 'utf8'));
         for (let x = 0; x < points_per_hash; x++) points.push([digest.readUInt32LE(x * 4), owner]);
       }

@@ -22,6 +22,7 @@
 // requests with an mn: a request still unanswered when MN arrives was
 // suppressed, and resolves with `suppressed: true` and the nominal code.
 
+import { ArgumentError } from './errors.js';
 import { checkInt, checkU32, checkU64, isPrintable, keyBytes, UnexpectedReply, type Reader, type Request } from './protocol.js';
 
 export type MetaCommand = 'mg' | 'ms' | 'md' | 'ma' | 'mn' | 'me';
@@ -73,21 +74,21 @@ export interface MetaRequest { request: Request<MetaReply>; routingKey: Buffer |
 
 /** A meta request from protocol flags; `data` is the value of ms and nothing else. */
 export function metaRequest(cmd: MetaCommand, key: string | Buffer | undefined, flags: readonly string[], data?: Buffer): MetaRequest {
-  if (!(cmd in return_codes)) throw new TypeError(`unknown meta command ${JSON.stringify(cmd)}`);
+  if (!(cmd in return_codes)) throw new ArgumentError(`unknown meta command ${JSON.stringify(cmd)}`);
   for (const f of flags) {
-    if (!f || !isPrintable(Buffer.from(f, 'utf8'))) throw new TypeError(`bad meta flag ${JSON.stringify(f)}`);
+    if (!f || !isPrintable(Buffer.from(f, 'utf8'))) throw new ArgumentError(`bad meta flag ${JSON.stringify(f)}`);
   }
-  if ((cmd === 'ms') !== (data !== undefined)) throw new TypeError(cmd === 'ms' ? 'ms needs a value' : `${cmd} takes no value`);
+  if ((cmd === 'ms') !== (data !== undefined)) throw new ArgumentError(cmd === 'ms' ? 'ms needs a value' : `${cmd} takes no value`);
   if (cmd === 'mn') {
-    if (key !== undefined || flags.length) throw new TypeError('mn takes no key and no flags');
+    if (key !== undefined || flags.length) throw new ArgumentError('mn takes no key and no flags');
     return { request: { bytes: Buffer.from('mn\r\n'), reader: () => metaReader(cmd, null), noop: true }, routingKey: null };
   }
-  if (key === undefined) throw new TypeError(`${cmd} needs a key`);
+  if (key === undefined) throw new ArgumentError(`${cmd} needs a key`);
   const { wire, routingKey, extraFlag } = metaKey(key, flags);
   const all = extraFlag ? [...flags, extraFlag] : [...flags];
   const quiet = cmd in quiet_suppressed && all.includes('q');
   const opaque = all.find((f) => f.startsWith('O'));
-  if (opaque && opaque.length - 1 > opaque_length_max) throw new TypeError(`opaque token over ${opaque_length_max} bytes: ${opaque}`);
+  if (opaque && opaque.length - 1 > opaque_length_max) throw new ArgumentError(`opaque token over ${opaque_length_max} bytes: ${opaque}`);
   const added = quiet && !opaque ? nextOpaque() : null;
   if (added) all.push(`O${added}`);
   const head = [cmd, wire, ...(data ? [String(data.length)] : []), ...all].join(' ');
@@ -107,14 +108,14 @@ function metaKey(key: string | Buffer, flags: readonly string[]): { wire: string
     return { wire: key.toString('base64'), routingKey: key, ...(flags.includes('b') ? {} : { extraFlag: 'b' }) };
   }
   if (!flags.includes('b')) return { wire: key, routingKey: keyBytes(key) };
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key)) throw new TypeError(`key is not base64 (flag b): ${JSON.stringify(key)}`);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key)) throw new ArgumentError(`key is not base64 (flag b): ${JSON.stringify(key)}`);
   const raw = Buffer.from(key, 'base64');
   checkKeyLength(raw);
   return { wire: key, routingKey: raw };
 }
 
 function checkKeyLength(raw: Buffer): void {
-  if (raw.length === 0 || raw.length > 250) throw new TypeError(`binary key must be 1 to 250 bytes, got ${raw.length}`);
+  if (raw.length === 0 || raw.length > 250) throw new ArgumentError(`binary key must be 1 to 250 bytes, got ${raw.length}`);
 }
 
 /** The reader of one meta reply; `added` is the opaque the client put on the request, left out of the result. */
@@ -275,7 +276,7 @@ function checkToken(option: string, kind: Kind, v: unknown): string {
     case 'u64': return String(checkU64(option, v as bigint | number));
     default: {
       const s = String(v);
-      if (!s || Buffer.byteLength(s) > opaque_length_max || !isPrintable(Buffer.from(s))) throw new TypeError(`${option} must be 1 to ${opaque_length_max} printable bytes, got ${JSON.stringify(s)}`);
+      if (!s || Buffer.byteLength(s) > opaque_length_max || !isPrintable(Buffer.from(s))) throw new ArgumentError(`${option} must be 1 to ${opaque_length_max} printable bytes, got ${JSON.stringify(s)}`);
       return s;
     }
   }
@@ -296,7 +297,7 @@ export function metaArithmeticFlags(o: MetaArithmeticOptions): string[] {
 
 function modeLetter<M extends string>(modes: Record<M, string>, mode: M): string {
   const letter = modes[mode];
-  if (!letter) throw new TypeError(`unknown mode ${JSON.stringify(mode)} (one of ${Object.keys(modes).join(', ')})`);
+  if (!letter) throw new ArgumentError(`unknown mode ${JSON.stringify(mode)} (one of ${Object.keys(modes).join(', ')})`);
   return letter;
 }
 

@@ -5,7 +5,7 @@
 // Invariants:
 // - Arguments are checked before any byte is built: a request that would be
 //   misparsed (a key with a space, a flags value over 32 bits) is a
-//   TypeError, never sent.
+//   ArgumentError, never sent.
 // - Readers accept exactly the replies memcached gives to their command; any
 //   other line throws UnexpectedReply, and the connection treats the stream
 //   as out of step (it closes). Error lines (ERROR, CLIENT_ERROR,
@@ -13,6 +13,8 @@
 //   MemcachedError for the request at the head of the queue.
 // - Keys travel as UTF-8 and are at most 250 bytes of printable characters
 //   (libmemcached's key check for the text protocol).
+
+import { ArgumentError } from './errors.js';
 
 /** What a reader wants next: another line, a data block of N bytes (then "\r\n"), or nothing: the reply is complete. */
 export type Want = 'done' | 'line' | number;
@@ -49,16 +51,16 @@ export type RetrieveCommand = 'get' | 'gets' | 'gat' | 'gats';
 
 /** A key as sent: 1..250 bytes, no spaces or control characters. */
 export function keyBytes(key: string): Buffer {
-  if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${typeof key}`);
+  if (typeof key !== 'string') throw new ArgumentError(`key must be a string, got ${typeof key}`);
   const bytes = Buffer.from(key, 'utf8');
   checkKeyBytes(bytes, key);
   return bytes;
 }
 
 export function checkKeyBytes(bytes: Buffer, shown: string): void {
-  if (bytes.length === 0) throw new TypeError('key must not be empty');
-  if (bytes.length > key_length_max) throw new TypeError(`key is ${bytes.length} bytes, over memcached's ${key_length_max}: ${shown.slice(0, 40)}...`);
-  if (!isPrintable(bytes)) throw new TypeError(`key contains a space or control character: ${JSON.stringify(shown)}`);
+  if (bytes.length === 0) throw new ArgumentError('key must not be empty');
+  if (bytes.length > key_length_max) throw new ArgumentError(`key is ${bytes.length} bytes, over memcached's ${key_length_max}: ${shown.slice(0, 40)}...`);
+  if (!isPrintable(bytes)) throw new ArgumentError(`key contains a space or control character: ${JSON.stringify(shown)}`);
 }
 
 /** True when no byte is a space, a control character or DEL (the text protocol splits on them). */
@@ -68,25 +70,25 @@ export function isPrintable(bytes: Buffer): boolean {
 }
 
 export function checkU32(name: string, n: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > u32_max) throw new TypeError(`${name} must be an integer from 0 to ${u32_max}, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > u32_max) throw new ArgumentError(`${name} must be an integer from 0 to ${u32_max}, got ${n}`);
   return n;
 }
 
 export function checkInt(name: string, n: number): number {
-  if (!Number.isSafeInteger(n)) throw new TypeError(`${name} must be an integer, got ${n}`);
+  if (!Number.isSafeInteger(n)) throw new ArgumentError(`${name} must be an integer, got ${n}`);
   return n;
 }
 
 export function checkU64(name: string, n: bigint | number): bigint {
-  if (typeof n === 'number' && !Number.isSafeInteger(n)) throw new TypeError(`${name} must be an integer, got ${n}`);
+  if (typeof n === 'number' && !Number.isSafeInteger(n)) throw new ArgumentError(`${name} must be an integer, got ${n}`);
   const v = BigInt(n);
-  if (v < 0n || v > u64_max) throw new TypeError(`${name} must be from 0 to 2^64-1, got ${v}`);
+  if (v < 0n || v > u64_max) throw new ArgumentError(`${name} must be from 0 to 2^64-1, got ${v}`);
   return v;
 }
 
 /** Text that goes on a command line as it is (stats arguments): printable, single spaces allowed. */
 export function checkArgs(name: string, text: string): string {
-  if (/[\x00-\x1f\x7f]/.test(text)) throw new TypeError(`${name} must not contain control characters: ${JSON.stringify(text)}`);
+  if (/[\x00-\x1f\x7f]/.test(text)) throw new ArgumentError(`${name} must not contain control characters: ${JSON.stringify(text)}`);
   return text;
 }
 
@@ -187,7 +189,7 @@ export function storeRequest(cmd: StoreCommand, key: string, value: Buffer | str
 
 /** get/gets <key>*, gat/gats <exptime> <key>*. */
 export function retrieveRequest(cmd: RetrieveCommand, keys: readonly string[], exptime?: number): Request<Map<string, Value>> {
-  if (keys.length === 0) throw new TypeError(`${cmd} needs at least one key`);
+  if (keys.length === 0) throw new ArgumentError(`${cmd} needs at least one key`);
   for (const k of keys) keyBytes(k);
   const touch = cmd === 'gat' || cmd === 'gats' ? ` ${checkInt('exptime', exptime ?? 0)}` : '';
   return { bytes: line(`${cmd}${touch} ${keys.join(' ')}`), reader: valuesReader };

@@ -1,10 +1,8 @@
-// The client library and bin/mcl against a real server process.
+// The client library against a real memcached-lite process (bin/mcl: test/cli/mcl.test.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { Client, MemcachedError } from '../../src/client/client.js';
-import { cleanup, repoRoot, startServer, type ServerProcess } from '../e2e/harness.js';
+import { cleanup, startServer, type ServerProcess } from '../e2e/harness.js';
 
 let server: ServerProcess;
 beforeAll(async () => { server = await startServer(); });
@@ -61,40 +59,5 @@ describe('client library', () => {
     const c = await Client.connect({ port: server.port });
     c.close();
     await expect(c.get('x')).rejects.toThrow();
-  });
-});
-
-describe('bin/mcl', () => {
-  const mcl = (args: string[], input?: string) =>
-    spawnSync(process.execPath, [join(repoRoot, 'bin/mcl'), '--port', String(server.port), ...args], { input, encoding: 'utf8' });
-
-  it('sets, gets, counts, touches and deletes with meaningful exit codes', () => {
-    expect(mcl(['set', 'cli', 'value']).stdout).toBe('STORED\n');
-    const got = mcl(['get', 'cli']);
-    expect([got.status, got.stdout]).toEqual([0, 'value\n']);
-    expect(mcl(['get', 'cli-missing']).status).toBe(1);
-    expect(mcl(['set', 'stdin'], 'from stdin').status).toBe(0);
-    expect(mcl(['get', 'stdin']).stdout).toBe('from stdin\n');
-    expect(mcl(['set', 'num', '9']).status).toBe(0);
-    expect(mcl(['incr', 'num', '1']).stdout).toBe('10\n');
-    expect(mcl(['decr', 'num', '20']).stdout).toBe('0\n');
-    expect(mcl(['touch', 'num', '60']).stdout).toBe('TOUCHED\n');
-    expect(mcl(['delete', 'num']).stdout).toBe('DELETED\n');
-    expect(mcl(['delete', 'num']).status).toBe(1);
-    expect(mcl(['version']).stdout).toMatch(/^1\.6\.18/);
-    expect(mcl(['stats']).stdout).toMatch(/^pid \d+$/m);
-  });
-
-  it('reports usage errors (2), server errors and connection errors (3)', () => {
-    expect(mcl([]).status).toBe(2);
-    expect(mcl(['frobnicate']).status).toBe(2);
-    expect(mcl(['incr', 'k']).status).toBe(2);
-    mcl(['set', 'text', 'abc']);
-    const nonNumeric = mcl(['incr', 'text', '1']);
-    expect(nonNumeric.status).toBe(3);
-    expect(nonNumeric.stderr).toMatch(/CLIENT_ERROR cannot increment or decrement non-numeric value/);
-    const refused = spawnSync(process.execPath, [join(repoRoot, 'bin/mcl'), '--port', '1', 'version'], { encoding: 'utf8' });
-    expect(refused.status).toBe(3);
-    expect(refused.stderr).toMatch(/cannot connect/);
   });
 });
