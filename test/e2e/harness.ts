@@ -1,6 +1,6 @@
 // End-to-end harness: spawns the real bin/memcached-lite (built dist/) on a
-// free loopback port (-p 0; the port is read from its "listening on" line)
-// with a temporary data directory, and always stops it.
+// free loopback port (-p 0, or a given one; the port is read from its
+// "listening on" line) with a temporary data directory, and always stops it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -35,13 +35,16 @@ function assertBuilt(): void {
   if (!existsSync(join(repoRoot, 'dist/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
 }
 
-/** dataDir: a directory, undefined for a fresh temp one, or null to pass no --data-dir at all. */
-export interface StartOptions { args?: string[]; dataDir?: string | null; env?: Record<string, string>; cwd?: string }
+/**
+ * dataDir: a directory, undefined for a fresh temp one, or null to pass no --data-dir at all.
+ * port: a fixed port (to restart a server where clients and proxies expect it), else -p 0.
+ */
+export interface StartOptions { args?: string[]; dataDir?: string | null; env?: Record<string, string>; cwd?: string; port?: number }
 
 export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
   assertBuilt();
   const dataDir = opts.dataDir === null ? '' : opts.dataDir ?? tempDataDir();
-  const args = ['-p', '0', ...(dataDir ? ['--data-dir', dataDir] : []), ...(opts.args ?? [])];
+  const args = ['-p', String(opts.port ?? 0), ...(dataDir ? ['--data-dir', dataDir] : []), ...(opts.args ?? [])];
   const proc = spawn(process.execPath, [serverBin, ...args], {
     cwd: opts.cwd ?? repoRoot,
     env: { ...process.env, ...opts.env },
