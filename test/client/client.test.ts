@@ -1,7 +1,9 @@
-// The client library against a real memcached-lite process (bin/mcl: test/cli/mcl.test.ts).
+// The client library, through its package entry, against a real
+// memcached-lite process (bin/mcl: test/cli/mcl.test.ts; meta commands,
+// TLS and auth against stock memcached: meta.test.ts, tls-auth.test.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, MemcachedError } from '../../src/client/client.js';
+import { Client, ConnectionError, MemcachedError } from '../../src/client/index.js';
 import { cleanup, startServer, type ServerProcess } from '../e2e/harness.js';
 
 let server: ServerProcess;
@@ -55,9 +57,23 @@ describe('client library', () => {
     c.close();
   });
 
-  it('rejects waiting requests when the connection closes', async () => {
+  it('gat/gats several keys, and per-server version and stats maps', async () => {
+    const c = new Client({ port: server.port, poolSize: 3 });
+    await Promise.all(['g1', 'g2', 'g3'].map((k) => c.set(k, k)));
+    const touched = await c.gatMulti(100, ['g1', 'g2', 'g3', 'g4']);
+    expect([...touched.keys()].sort()).toEqual(['g1', 'g2', 'g3']);
+    const withCas = await c.gatsMulti(100, ['g1', 'g2']);
+    expect([...withCas.values()].every((v) => typeof v.cas === 'bigint')).toBe(true);
+    const address = `127.0.0.1:${server.port}`;
+    expect(c.servers).toEqual([address]);
+    expect([...(await c.versions()).keys()]).toEqual([address]);
+    expect((await c.statsAll()).get(address)?.get('curr_items')).toMatch(/^\d+$/);
+    c.close();
+  });
+
+  it('rejects requests after close with ConnectionError', async () => {
     const c = await Client.connect({ port: server.port });
     c.close();
-    await expect(c.get('x')).rejects.toThrow();
+    await expect(c.get('x')).rejects.toThrow(new ConnectionError(`127.0.0.1:${server.port}`, 'the client is closed'));
   });
 });
