@@ -137,7 +137,6 @@ export class Connection {
     });
   }
 
-  get inFlight(): number { return this.waiters.size; }
   get closed(): boolean { return this.error !== null; }
 
   send(p: Pending): void {
@@ -316,7 +315,6 @@ class Fifo<T> {
   private items: Array<T | undefined> = [];
   private head = 0;
 
-  get size(): number { return this.items.length - this.head; }
   push(item: T): void { this.items.push(item); }
   peek(): T | undefined { return this.items[this.head]; }
   at(i: number): T | undefined { return this.items[this.head + i]; }

@@ -133,7 +133,7 @@ export class Endpoint {
       this.retryAtMs = 0;
       if (this.closedError) { conn.destroy(this.closedError); return; }
       conn.onClose = () => { if (slot.conn === conn) slot.conn = null; };
-      slot.conn = conn;
+      slot.conn = conn.closed ? null : conn;
       this.flush(slot, conn, null);
     }, (err: Error) => {
       slot.opening = false;
