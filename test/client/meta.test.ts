@@ -57,6 +57,18 @@ describe('meta commands, typed', () => {
     expect((await c.metaGet('s')).code).toBe('EN');
   });
 
+  it('ms with invalidate accepts an older CAS and marks the item stale; mg with noBump leaves it unfetched', async () => {
+    const first = await c.metaSet('inv', 'a', { returnCas: true });
+    await c.metaSet('inv', 'b');
+    expect((await c.metaSet('inv', 'c', { compareCas: first.cas!, invalidate: true })).code).toBe('HD');
+    const got = await c.metaGet('inv', { returnValue: true });
+    expect([got.value?.toString(), got.stale, got.win]).toEqual(['c', true, true]);
+    await c.metaSet('peek', 'x');
+    expect((await c.metaGet('peek', { noBump: true, returnHit: true })).hit).toBe(false);
+    expect((await c.metaGet('peek', { returnHit: true })).hit).toBe(false);
+    expect((await c.metaGet('peek', { returnHit: true })).hit).toBe(true);
+  });
+
   it('md deletes, compares CAS, and invalidates: the next mg sees X (stale) and W, the one after Z', async () => {
     await c.metaSet('d', 'v');
     expect((await c.metaDelete('d', { compareCas: 1n })).code).toBe('EX');
