@@ -128,7 +128,7 @@ function parseArgs(argv: string[], io: MclIo): Parsed {
       case '--port': port = value(); break;
       case '--hash': p.hash = hashOption(value()); break;
       case '--flags': p.flags = intOption(arg, value(), 0, 0xffff_ffff); break;
-      case '--exptime': p.exptime = intOption(arg, value(), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER); break;
+      case '--exptime': p.exptime = intOption(arg, value()); break;
       case '--noreply': p.noreply = true; break;
       case '--file': p.file = value(); break;
       case '--json': p.json = true; break;
@@ -171,10 +171,11 @@ function hashOption(v: string): HashName {
   return v as HashName;
 }
 
-function intOption(name: string, v: string, min: number, max: number): number {
+function intOption(name: string, v: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(v);
-  if (!/^-?\d+$/.test(v) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return n;
+  if (/^-?\d+$/.test(v) && n >= min && n <= max) return n;
+  const range = min === Number.MIN_SAFE_INTEGER ? '' : ` from ${min} to ${max}`;
+  throw new UsageError(`${name} must be an integer${range}, got ${JSON.stringify(v)}`);
 }
 
 function readOption(name: string, path: string): Buffer {
@@ -212,10 +213,6 @@ function uint(name: string, v: string): bigint {
   return BigInt(v);
 }
 
-function int(name: string, v: string): number {
-  return intOption(name, v, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-}
-
 /** The value of a storage command: the argument, '-' (or none) for stdin, or --file. */
 function valueOf(p: Parsed, arg: string | undefined): Buffer {
   if (p.file !== null) {
@@ -236,7 +233,7 @@ function retrieval(cmd: 'get' | 'gets' | 'gat' | 'gats'): Command {
   return {
     shape: touch ? `${cmd} EXPTIME KEY...` : `${cmd} KEY...`, min: touch ? 2 : 1, max: many,
     async run({ client, args }) {
-      const exptime = touch ? int('EXPTIME', args[0]!) : 0;
+      const exptime = touch ? intOption('EXPTIME', args[0]!) : 0;
       const keys = touch ? args.slice(1) : args;
       const hits: Map<string, Value> = touch
         ? await (withCas ? client.gatsMulti(exptime, keys) : client.gatMulti(exptime, keys))
@@ -327,12 +324,12 @@ const commands: Record<string, Command> = {
   incr: delta('incr'), decr: delta('decr'),
   touch: {
     shape: 'touch KEY EXPTIME', min: 2, max: 2,
-    run: async ({ client, p, args }) => reply(await client.touch(args[0]!, int('EXPTIME', args[1]!), { noreply: p.noreply }), is('TOUCHED')),
+    run: async ({ client, p, args }) => reply(await client.touch(args[0]!, intOption('EXPTIME', args[1]!), { noreply: p.noreply }), is('TOUCHED')),
   },
   flush_all: {
     shape: 'flush_all [DELAY]', min: 0, max: 1,
     async run({ client, p, args }) {
-      await client.flushAll(args[0] === undefined ? undefined : int('DELAY', args[0]), { noreply: p.noreply });
+      await client.flushAll(args[0] === undefined ? undefined : intOption('DELAY', args[0]), { noreply: p.noreply });
       return reply(p.noreply ? undefined : 'OK', is('OK'));
     },
   },
