@@ -2,6 +2,14 @@
 // protocol description (24-byte big-endian header, extras, key, value) rather
 // than from src/, so the tests check the implementation against the format.
 
+/** Request opcodes, written out from protocol_binary.h independently of src/net/binary-format.ts. */
+export const OP = {
+  get: 0x00, set: 0x01, add: 0x02, replace: 0x03, delete: 0x04, incr: 0x05, decr: 0x06, quit: 0x07, flush: 0x08,
+  getq: 0x09, noop: 0x0a, version: 0x0b, getk: 0x0c, getkq: 0x0d, append: 0x0e, prepend: 0x0f, stat: 0x10,
+  setq: 0x11, addq: 0x12, replaceq: 0x13, deleteq: 0x14, incrq: 0x15, decrq: 0x16, quitq: 0x17, flushq: 0x18,
+  appendq: 0x19, prependq: 0x1a, touch: 0x1c, gat: 0x1d, gatq: 0x1e, gatk: 0x23, gatkq: 0x24,
+} as const;
+
 export interface FrameOpts {
   key?: string;
   extras?: Buffer;

@@ -16,17 +16,10 @@ import { Chunks } from '../../src/net/output.js';
 import type { ReplySink, ServerContext } from '../../src/net/protocol.js';
 import { startServer } from '../../src/net/server.js';
 import { server_version, type ConnectionCounters } from '../../src/net/stats.js';
-import { deltaExtras, describePacket, frame, readPackets, storeExtras, u32s, u64, type FrameOpts, type Packet } from './binary-helpers.js';
+import { OP, deltaExtras, describePacket, frame, readPackets, storeExtras, u32s, u64, type FrameOpts, type Packet } from './binary-helpers.js';
 
 const T0 = 1_700_000_000_000;
 const U64_MAX = (1n << 64n) - 1n;
-
-const OP = {
-  get: 0x00, set: 0x01, add: 0x02, replace: 0x03, delete: 0x04, incr: 0x05, decr: 0x06, quit: 0x07, flush: 0x08,
-  getq: 0x09, noop: 0x0a, version: 0x0b, getk: 0x0c, getkq: 0x0d, append: 0x0e, prepend: 0x0f, stat: 0x10,
-  setq: 0x11, addq: 0x12, replaceq: 0x13, deleteq: 0x14, incrq: 0x15, decrq: 0x16, quitq: 0x17, flushq: 0x18,
-  appendq: 0x19, prependq: 0x1a, touch: 0x1c, gat: 0x1d, gatq: 0x1e, gatk: 0x23, gatkq: 0x24,
-} as const;
 
 interface Commit { seq: number; closeAfter: boolean; bytes: Buffer }
 
