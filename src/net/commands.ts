@@ -6,7 +6,8 @@
 // - argument counts outside a command's range answer ERROR;
 // - bad numbers and keys over 250 bytes answer CLIENT_ERROR bad command line
 //   format, and the data block of such a store is NOT swallowed (memcached
-//   reads it as the next command);
+//   reads it as the next command); a get-family line still looks up the keys
+//   before the bad one (gat touches them), as memcached does;
 // - `noreply` is recognised as the last token and silences errors too;
 // - an unknown command whose last token starts with HTTP/ closes the connection,
 //   unless memcached's first-letter dispatch would already have answered ERROR.
@@ -171,7 +172,10 @@ function parseGet(line: Buffer, t: Tokens, withCas: boolean, touch: boolean, str
   }
   const keys: string[] = [];
   for (let i = first; i < t.count; i++) {
-    if (!validKeyBytes(line, t.starts[i]!, t.ends[i]!, strictKeys)) return reply(client_error_format);
+    if (!validKeyBytes(line, t.starts[i]!, t.ends[i]!, strictKeys)) {
+      // memcached has already looked up (and for gat, touched) the keys before this one.
+      return { kind: 'get', keys, withCas, touchExptime, error: client_error_format };
+    }
     keys.push(line.toString('latin1', t.starts[i], t.ends[i]));
   }
   return { kind: 'get', keys, withCas, touchExptime };
