@@ -247,7 +247,7 @@ const endedEolArb = eolArb.filter((eol) => eol !== '');
 /** Mostly a plain line (single spaces, CRLF), so commands meet each other's items; else odd whitespace. */
 function layoutArb(words: number, mustEnd: boolean): fc.Arbitrary<Layout> {
   const gaps = Math.max(0, words - 1);
-  const plain = fc.constant<Layout>({ lead: '', seps: Array<string>(gaps).fill(' '), trail: '', eol: '\r\n' });
+  const plain = fc.constant(plainLayout(words));
   const odd = fc.record({
     lead: fc.oneof({ weight: 4, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom(' ', '  ', '\t') }),
     seps: fc.array(sepArb, { minLength: gaps, maxLength: gaps }),
@@ -262,12 +262,26 @@ type Mutation = { kind: 'none' } | { kind: 'drop'; at: number } | { kind: 'extra
 
 const extraWordArb = fc.oneof(fc.constant('noreply'), numberArb, keyArb, fc.constantFrom('x', 'NOREPLY', 'noreply2'));
 
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 40, arbitrary: fc.constant({ kind: 'none' as const }) },
-  { weight: 1, arbitrary: fc.nat(7).map((at) => ({ kind: 'drop' as const, at })) },
-  { weight: 1, arbitrary: extraWordArb.map((word) => ({ kind: 'extra' as const, word })) },
-  { weight: 1, arbitrary: fc.tuple(fc.nat(7), fc.oneof(numberArb, fc.constantFrom('noreply', 'x'))).map(([at, word]) => ({ kind: 'replace' as const, at, word })) },
-);
+/** Mostly none; `replaceWords` are what may stand in for a right word. */
+function mutationArb(replaceWords: fc.Arbitrary<string>): fc.Arbitrary<Mutation> {
+  return fc.oneof(
+    { weight: 40, arbitrary: fc.constant({ kind: 'none' as const }) },
+    { weight: 1, arbitrary: fc.nat(7).map((at) => ({ kind: 'drop' as const, at })) },
+    { weight: 1, arbitrary: extraWordArb.map((word) => ({ kind: 'extra' as const, word })) },
+    { weight: 1, arbitrary: fc.tuple(fc.nat(7), replaceWords).map(([at, word]) => ({ kind: 'replace' as const, at, word })) },
+  );
+}
+
+const anyMutationArb = mutationArb(fc.oneof(numberArb, fc.constantFrom('noreply', 'x')));
+
+/**
+ * How a line may be mangled. `plain`: not at all (single spaces, CRLF, right
+ * words), for a line holding a CasRef: its CAS value differs per server, so
+ * it must never be shifted into a length or flags position.
+ */
+interface LineOptions { plain?: boolean; mutations?: fc.Arbitrary<Mutation> }
+
+const plainLayout = (words: number): Layout => ({ lead: '', seps: Array<string>(Math.max(0, words - 1)).fill(' '), trail: '', eol: '\r\n' });
 
 /** Mutations keep the command word (index 0): shifting it would only test ERROR. */
 function mutate(words: Part[], m: Mutation): Part[] {
@@ -291,10 +305,12 @@ function joinLine(words: Part[], l: Layout): Part[] {
 }
 
 /** A command line: words, then a mutation and a layout applied. */
-function lineArb(family: string, words: fc.Arbitrary<Part[]>, data: fc.Arbitrary<string> = fc.constant('')): fc.Arbitrary<Command> {
-  return fc.tuple(words, mutationArb, data).chain(([w, m, d]) => {
+function lineArb(family: string, words: fc.Arbitrary<Part[]>, data: fc.Arbitrary<string> = fc.constant(''), options: LineOptions = {}): fc.Arbitrary<Command> {
+  const mutations = options.plain ? fc.constant<Mutation>({ kind: 'none' }) : options.mutations ?? anyMutationArb;
+  return fc.tuple(words, mutations, data).chain(([w, m, d]) => {
     const mutated = mutate(w, m);
-    return layoutArb(mutated.length, d !== '' || family === 'get' || family === 'gat').map((l): Command => {
+    const layout = options.plain ? fc.constant(plainLayout(mutated.length)) : layoutArb(mutated.length, d !== '' || family === 'get' || family === 'gat');
+    return layout.map((l): Command => {
       const parts = joinLine(mutated, l);
       if (d) parts.push(d);
       return { family, parts };
@@ -338,11 +354,23 @@ const storeNameArb = fc.oneof({ weight: 4, arbitrary: fc.constant('set') }, { we
 const storeArb = fc.tuple(storeNameArb, keyArb, flagsArb, exptimeArb, dataBlockArb, noreplyArb)
   .chain(([name, key, flags, exptime, d, nr]) => lineArb('store', fc.constant<Part[]>([name, key, flags, exptime, d.length, ...nr]), fc.constant(d.block)));
 
-/** cas: with a CAS value this connection saw earlier (usually), or an edge number. */
-const casUniqueArb: fc.Arbitrary<Part> = fc.oneof({ weight: 3, arbitrary: fc.nat(7).map((i): Part => ({ casRef: i })) }, { weight: 1, arbitrary: numberArb });
+/**
+ * A literal cas unique no item can have: 0, negative, at least 2^32 (neither
+ * server's counter gets near it in a test), or not a number. A small literal
+ * could equal a CAS value on one server and not on the other.
+ */
+const casLiteralArb = fc.oneof(fc.constantFrom(...edgeValues.filter((v) => v <= 0n || v >= 1n << 32n)).chain(formatted), junkNumber);
 
-const casArb = fc.tuple(keyArb, flagsArb, exptimeArb, dataBlockArb, casUniqueArb, noreplyArb)
-  .chain(([key, flags, exptime, d, unique, nr]) => lineArb('cas', fc.constant<Part[]>(['cas', key, flags, exptime, d.length, unique, ...nr]), fc.constant(d.block)));
+/**
+ * cas: with a CAS value this connection saw earlier (usually; a plain line),
+ * or a literal (mangled like any line, but never into a small number).
+ */
+const casArb = fc.tuple(keyArb, flagsArb, exptimeArb, dataBlockArb, fc.oneof({ weight: 3, arbitrary: fc.nat(7) }, { weight: 1, arbitrary: casLiteralArb }), noreplyArb)
+  .chain(([key, flags, exptime, d, unique, nr]) => {
+    const words = fc.constant<Part[]>(['cas', key, flags, exptime, d.length, typeof unique === 'number' ? { casRef: unique } : unique, ...nr]);
+    const options: LineOptions = typeof unique === 'number' ? { plain: true } : { mutations: mutationArb(fc.oneof(casLiteralArb, fc.constantFrom('noreply', 'x'))) };
+    return lineArb('cas', words, fc.constant(d.block), options);
+  });
 
 const getArb = fc.tuple(fc.constantFrom('get', 'gets'), fc.array(keyArb, { minLength: 0, maxLength: 4 }))
   .chain(([name, keys]) => lineArb('get', fc.constant<Part[]>([name, ...keys])));
