@@ -115,6 +115,7 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictK
     case 'gets': return parseGet(line, t, true, false, strictKeys);
     case 'gat': return parseGet(line, t, false, true, strictKeys);
     case 'gats': return parseGet(line, t, true, true, strictKeys);
+    case 'bget': return parseGet(line, t, false, false, strictKeys); // long-undocumented alias memcached still answers
     case 'set': case 'add': case 'replace': case 'append': case 'prepend':
       if (ntokens !== 6 && ntokens !== 7) return ERROR();
       return parseStore(line, t, ntokens, command, itemSizeMaxBytes, strictKeys);
@@ -126,6 +127,7 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictK
     case 'touch': return parseTouch(line, t, ntokens, strictKeys);
     case 'flush_all': return parseFlushAll(line, t, ntokens);
     case 'version': return { kind: 'version' };
+    case 'shutdown': return reply('ERROR: shutdown not enabled'); // memcached without -A (noreply is not read)
     case 'quit': return { kind: 'quit' };
     case 'verbosity': return parseVerbosity(line, t, ntokens);
     case 'stats': {

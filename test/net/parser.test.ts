@@ -147,6 +147,8 @@ const retrievalCases: Case[] = [
   { name: 'gets alone', input: 'gets\r\n', expect: [ERROR] },
   { name: 'gat alone', input: 'gat\r\n', expect: [ERROR] },
   { name: 'a word starting with get', input: 'getx a\r\n', expect: [ERROR] },
+  { name: 'bget: the ancient alias of get', input: 'bget a b\r\n', expect: [get(['a', 'b'])] },
+  { name: 'bget alone', input: 'bget\r\n', expect: [ERROR] },
 ];
 
 const otherCases: Case[] = [
@@ -185,6 +187,8 @@ const otherCases: Case[] = [
   { input: 'flush_all x noreply\r\n', expect: [reply(BAD_EXPTIME, true)] },
   { input: 'flush_all 1 2 3\r\n', expect: [ERROR] },
   { input: 'version\r\n', expect: [VERSION] },
+  { name: 'shutdown is refused as by memcached without -A', input: 'shutdown\r\n', expect: [reply('ERROR: shutdown not enabled')] },
+  { name: 'shutdown refused whatever follows, noreply included', input: 'shutdown graceful\r\nshutdown noreply\r\n', expect: [reply('ERROR: shutdown not enabled'), reply('ERROR: shutdown not enabled')] },
   { input: 'quit\r\n', expect: [QUIT] },
   { input: 'verbosity 1\r\n', expect: [verbosity(1)] },
   { input: 'verbosity 1 noreply\r\n', expect: [verbosity(1, true)] },
