@@ -453,9 +453,10 @@ const versionArb = lineArb('version', fc.constantFrom<Part[]>(['version'], ['ver
  * stats: its body is normalised away (the figures differ); only the framing
  * is compared. Not `stats items` or `stats slabs`: memcached lists the slab
  * classes holding any item, flushed ones included until they are reclaimed,
- * so whether it answers a bare END depends on earlier sequences.
+ * so whether it answers a bare END depends on earlier sequences. Not the
+ * subcommands we lack (detail, sizes, conns, cachedump, extstore).
  */
-const statsArb = lineArb('stats', fc.constantFrom<Part[]>(['stats'], ['stats', 'settings']));
+const statsArb = lineArb('stats', fc.constantFrom<Part[]>(['stats'], ['stats', 'settings'], ['stats', 'reset'], ['stats', 'reset', 'x'], ['stats', 'bogus']));
 
 const quitArb = lineArb('quit', fc.constant<Part[]>(['quit']));
 
