@@ -24,7 +24,18 @@
 //   memcached's `flush_all 1` even flushes at once;
 // - the first byte is never 0x80, which would select the binary protocol;
 // - keys and junk words never start with a digit, a sign or whitespace, so
-//   no key or junk is read as a number when a mutation shifts tokens.
+//   no key or junk is read as a number when a mutation shifts tokens;
+// - no value made only of whitespace is ever stored, and no number in
+//   [2^63, 2^64) is stored or reached by incr: memcached parses values for
+//   incr/decr as C strings though they are not NUL-terminated, so there its
+//   answer depends on the bytes after the value in memory;
+// - a line holding a CAS value seen earlier (it differs per server) is never
+//   mangled, so that value cannot shift into a length or flags position;
+// - commands whose memcached answer depends on how its reads were batched
+//   start a segment of their own (startsSegment).
+//
+// keyArb, numberArb and exptimeArb keep these invariants and are exported
+// for new families.
 
 import fc from 'fast-check';
 
@@ -56,7 +67,7 @@ export interface RenderContext {
   readonly nowSeconds: number;
 }
 
-export function renderPart(part: Part, ctx: RenderContext): string {
+function renderPart(part: Part, ctx: RenderContext): string {
   if (typeof part === 'string') return part;
   if ('casRef' in part) return ctx.casSeen.length ? ctx.casSeen[part.casRef % ctx.casSeen.length]! : '0';
   return String(ctx.nowSeconds + part.nowPlus);
@@ -72,7 +83,7 @@ export function showCommand(c: Command): string {
   }).join('');
 }
 
-/** JSON-style escapes for control and high bytes; "\r\n" shown as is, then a line break. */
+/** Bytes made readable: \\r, \\n, \\t, and \\xNN for other control and high bytes. */
 export function escapeBytes(s: string): string {
   let out = '';
   for (const ch of s) {
@@ -87,7 +98,7 @@ export function escapeBytes(s: string): string {
   return out;
 }
 
-export const hasCasRef = (c: Command): boolean => c.parts.some((p) => typeof p !== 'string' && 'casRef' in p);
+const hasCasRef = (c: Command): boolean => c.parts.some((p) => typeof p !== 'string' && 'casRef' in p);
 
 /**
  * Whether a command must start a segment, sent only once every earlier reply
@@ -128,7 +139,7 @@ function strtolInt32(v: bigint): bigint | null {
 }
 
 /** Safe in any position: never a long data block, never a one-second-grain time (invariants above). */
-export function isSafeNumber(v: bigint): boolean {
+function isSafeNumber(v: bigint): boolean {
   const n = strtolInt32(v);
   if (n === null) return true;
   if (n === 1n || n === 2n) return false;
@@ -165,8 +176,6 @@ export const numberArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.bigInt({ min: 3n, max: BigInt(length_bound_bytes - 1) }).chain(formatted) },
   { weight: 1, arbitrary: junkNumber },
 );
-
-const small = (v: number): fc.Arbitrary<string> => fc.constant(String(v));
 
 /** Flags: mostly 0 or a small type marker, sometimes an edge. */
 const flagsArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom('0', '0', '0', '1', '2', '16', '4294967295') }, { weight: 1, arbitrary: numberArb });
@@ -506,7 +515,7 @@ export const commandFamilies: Array<{ weight: number; arbitrary: fc.Arbitrary<Co
 const widest: RenderContext = { casSeen: ['18446744073709551615'], nowSeconds: 10_000_000_000 };
 
 /** Longest run of bytes without '\n' in the sequence (one segment after another, pads aside). */
-export function longestRun(commands: readonly Command[]): number {
+function longestRun(commands: readonly Command[]): number {
   let longest = 0;
   let run = 0;
   for (const c of commands) {
@@ -527,7 +536,10 @@ export function longestRun(commands: readonly Command[]): number {
  */
 const fewFlushes = (s: Sequence): boolean => s.commands.filter((c) => c.family === 'flush_all').length <= 1;
 
-/** Plain valid sets of the pool keys that start most sequences, so later commands find items (n holds a number). */
+/**
+ * Plain valid sets of the pool keys that start most sequences, so later
+ * commands find items (n holds a number). Values under 900 bytes fit -I.
+ */
 const preludeArb: fc.Arbitrary<Command[]> = fc.array(
   fc.tuple(fc.constantFrom('a', 'b', 'c', 'n'), fc.constantFrom('0', '1', '16'), valueArb.filter((v) => v.length < 900), numericValueArb)
     .map(([key, flags, value, number]): Command => {

@@ -75,7 +75,7 @@ function transcript(results: readonly SegmentResult[]): string[] {
   return results.flatMap((r, i) => [...normalise(items[i]!, cas), `<${r.end}>`]);
 }
 
-export function showSequence(seq: Sequence): string {
+function showSequence(seq: Sequence): string {
   const parts = segments(seq.commands);
   return parts.map((cmds, i) => {
     const after = i === parts.length - 1 && seq.finish === 'fin' ? 'then half-close (FIN)' : 'then pad + sentinel';

@@ -2,10 +2,8 @@
 // loopback port, and plays one Sequence on a fresh connection to a server.
 //
 // A sequence is cut into segments before each command that must wait for
-// every earlier reply (commands.ts startsSegment: one that needs a CAS value
-// seen in them, or one that makes memcached drop unsent replies). Each
-// segment but a 'fin' last one
-// is followed by a pad and a sentinel:
+// every earlier reply (commands.ts startsSegment). Each segment but a 'fin'
+// last one is followed by a pad and a sentinel:
 // - the pad, "\r\n" + pad_bytes spaces + "\r\n", completes whatever the
 //   segment left open (a line without its end, a data block, a swallow of a
 //   too-large value): commands.ts bounds every length a server can read;
@@ -29,20 +27,17 @@ import type { RawConnection } from '../e2e/raw.js';
 export type SegmentEnd = 'sentinel' | 'closed' | 'timeout';
 
 export interface SegmentResult {
-  commands: readonly Command[];
   /** Reply bytes (latin1), the pad's and the sentinel's included. */
   replies: string;
-  /** Whether a sentinel followed the commands and pad (else the client half-closed). */
-  sentinel: boolean;
   end: SegmentEnd;
 }
 
 /** Segment replies must end within this time (a server that hangs fails, it does not stall the run). */
 const segment_timeout_ms = 3000;
 
-export const pad = `\r\n${' '.repeat(pad_bytes)}\r\n`;
+const pad = `\r\n${' '.repeat(pad_bytes)}\r\n`;
 
-export function sentinel(runId: number, segment: number): { request: string; reply: string } {
+function sentinel(runId: number, segment: number): { request: string; reply: string } {
   const key = `zz:sentinel:${runId}:${segment}`;
   const value = `s${runId}.${segment}`;
   return {
@@ -120,7 +115,7 @@ export async function playSequence(port: number, seq: Sequence, runId: number): 
         const done = () => conn.received.endsWith(s.reply);
         end = !(await conn.until(done, segment_timeout_ms)) ? 'timeout' : done() ? 'sentinel' : 'closed';
       }
-      results.push({ commands: parts[i]!, replies: conn.received.slice(start), sentinel: !fin, end });
+      results.push({ replies: conn.received.slice(start), end });
     }
   } finally {
     conn.socket.destroy();
@@ -190,7 +185,10 @@ export async function startMemcached(): Promise<Memcached> {
     const args = ['-U', '0', '-l', '127.0.0.1', '-p', String(port), '-m', '64', '-I', String(item_size_max_bytes), '-o', `slab_chunk_max=${item_size_max_bytes}`];
     if (process.getuid?.() === 0) args.push('-u', 'root');
     const proc = spawn(memcachedBin, args, { stdio: 'ignore' });
-    const exited = new Promise<void>((res) => proc.once('exit', () => res()));
+    // Should the test process end without afterAll, memcached ends with it.
+    const killOnExit = (): void => { proc.kill('SIGKILL'); };
+    process.once('exit', killOnExit);
+    const exited = new Promise<void>((res) => proc.once('exit', () => { process.off('exit', killOnExit); res(); }));
     if (await connectable(port, proc, 5000)) {
       return {
         port, pid: proc.pid!,
