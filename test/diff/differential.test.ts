@@ -24,9 +24,12 @@
 // flush_all per sequence, and the crawler reclaims flushed items between
 // sequences); replies memcached drops when a read batch ends in a close, a
 // get with a key over 250 bytes, or a FIN inside a data block (such commands
-// start a segment; a FIN comes after a pad); lines over 2048 bytes;
-// `stats items`/`stats slabs` contents. Not generated yet: the binary
-// protocol, meta commands and admin commands (one more family each).
+// start a segment; a FIN comes after a pad); an incr/decr result padded in
+// place or not depending on queued replies (incr/decr start a segment);
+// incr/decr on a value of only whitespace or in [2^63, 2^64), where memcached
+// reads past the value (never stored); lines over 2048 bytes; `stats
+// items`/`stats slabs` contents. Not generated yet: the binary protocol, meta
+// commands and admin commands (one more family each).
 
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, it } from 'vitest';
