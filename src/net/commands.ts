@@ -6,7 +6,8 @@
 // - argument counts outside a command's range answer ERROR;
 // - bad numbers and keys over 250 bytes answer CLIENT_ERROR bad command line
 //   format, and the data block of such a store is NOT swallowed (memcached
-//   reads it as the next command);
+//   reads it as the next command); a get-family line still looks up the keys
+//   before the bad one (gat touches them), as memcached does;
 // - `noreply` is recognised as the last token and silences errors too;
 // - an unknown command whose last token starts with HTTP/ closes the connection,
 //   unless memcached's first-letter dispatch would already have answered ERROR.
@@ -114,6 +115,7 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictK
     case 'gets': return parseGet(line, t, true, false, strictKeys);
     case 'gat': return parseGet(line, t, false, true, strictKeys);
     case 'gats': return parseGet(line, t, true, true, strictKeys);
+    case 'bget': return parseGet(line, t, false, false, strictKeys); // long-undocumented alias memcached still answers
     case 'set': case 'add': case 'replace': case 'append': case 'prepend':
       if (ntokens !== 6 && ntokens !== 7) return ERROR();
       return parseStore(line, t, ntokens, command, itemSizeMaxBytes, strictKeys);
@@ -125,6 +127,7 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictK
     case 'touch': return parseTouch(line, t, ntokens, strictKeys);
     case 'flush_all': return parseFlushAll(line, t, ntokens);
     case 'version': return { kind: 'version' };
+    case 'shutdown': return reply('ERROR: shutdown not enabled'); // memcached without -A (noreply is not read)
     case 'quit': return { kind: 'quit' };
     case 'verbosity': return parseVerbosity(line, t, ntokens);
     case 'stats': {
@@ -171,7 +174,10 @@ function parseGet(line: Buffer, t: Tokens, withCas: boolean, touch: boolean, str
   }
   const keys: string[] = [];
   for (let i = first; i < t.count; i++) {
-    if (!validKeyBytes(line, t.starts[i]!, t.ends[i]!, strictKeys)) return reply(client_error_format);
+    if (!validKeyBytes(line, t.starts[i]!, t.ends[i]!, strictKeys)) {
+      // memcached has already looked up (and for gat, touched) the keys before this one.
+      return { kind: 'get', keys, withCas, touchExptime, error: client_error_format };
+    }
     keys.push(line.toString('latin1', t.starts[i], t.ends[i]));
   }
   return { kind: 'get', keys, withCas, touchExptime };

@@ -9,7 +9,8 @@
 // - a mutation runs only when the WAL admits it: on 'wait' the connection
 //   stops parsing until the backlog drains; on 'full' it is refused, unapplied;
 // - reading pauses while unsent reply bytes exceed the high-water mark
-//   (backpressure), and resumes when the socket drains or replies are released.
+//   (backpressure), and resumes when the socket drains or replies are released;
+// - a client's FIN (half-close) still gets every reply owed, then the close.
 
 import type { Socket } from 'node:net';
 import { Chunks } from './output.js';
@@ -35,6 +36,8 @@ export class Connection implements ReplySink {
   private stalled: unknown = null;
   private closeAfterWrite = false;
   private ended = false;
+  /** The client sent FIN: no more requests will come. */
+  private inputEnded = false;
   private readPaused = false;
   private isWaiting = false;
 
@@ -52,6 +55,14 @@ export class Connection implements ReplySink {
   release(): void {
     this.flush();
     this.maybeResume();
+  }
+
+  /** The client half-closed (FIN): answer what it sent, then close. */
+  endOfInput(): void {
+    this.inputEnded = true;
+    if (this.ended) return;
+    if (this.protocol) this.process();
+    else this.end();
   }
 
   /** Bytes from the socket. The chunk may be reused after this returns: nothing may keep a view of it. */
@@ -78,7 +89,12 @@ export class Connection implements ReplySink {
         break;
       }
       const request = protocol.next();
-      if (request === null) break;
+      if (request === null) {
+        // The client half-closed and everything it sent is answered: close
+        // after those replies (ordered behind any still held), as memcached does.
+        if (this.inputEnded) this.commit(0, true);
+        break;
+      }
       if (protocol.isMutation(request)) {
         const admission = this.ctx.backend.writeAdmission();
         if (admission === 'wait') {

@@ -30,6 +30,7 @@ export function adoptWithSharedReadBuffer(accepted: Socket, onData: (chunk: Buff
   accepted.destroy();
   return new Socket({
     handle,
+    allowHalfOpen: true,
     onread: { buffer: shared, callback: (bytes: number) => { onData(shared.subarray(0, bytes)); } },
   } as unknown as ConstructorParameters<typeof Socket>[0]);
 }

@@ -7,7 +7,11 @@ export type Request =
   | { kind: 'store'; mode: StoreMode; key: string; flags: number; exptime: number; casUnique: bigint; noreply: boolean; value: Buffer }
   /** A value over -I: answered at once, its data swallowed by the parser. */
   | { kind: 'too_large'; mode: StoreMode; key: string; noreply: boolean }
-  | { kind: 'get'; keys: string[]; withCas: boolean; touchExptime: number | undefined }
+  /**
+   * With `error` (a bad key): the keys before it are still looked up, and gat
+   * touches them, but the whole reply is the error (memcached's process_get_command).
+   */
+  | { kind: 'get'; keys: string[]; withCas: boolean; touchExptime: number | undefined; error?: string }
   | { kind: 'delete'; key: string; noreply: boolean }
   | { kind: 'delta'; incr: boolean; key: string; delta: bigint; noreply: boolean }
   | { kind: 'touch'; key: string; exptime: number; noreply: boolean }

@@ -31,7 +31,8 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
     for (const conn of [...waiting]) conn.release();
   });
 
-  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+  // allowHalfOpen: a client's FIN must not close our side before its replies leave (Connection.endOfInput).
+  const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
     if (counters.currConnections >= settings.connectionLimit) {
       counters.rejectedConnections++;
       accepted.on('error', () => {});
@@ -53,6 +54,7 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
     conn.attach(socket);
     sockets.add(socket);
     connections.add(conn);
+    socket.on('end', () => conn.endOfInput());
     socket.on('error', (err) => log(2, `connection error: ${err.message}`));
     socket.on('close', () => {
       counters.currConnections--;

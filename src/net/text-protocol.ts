@@ -36,7 +36,7 @@ export class TextProtocol implements Protocol<Request> {
     const now = backend.now();
     switch (request.kind) {
       case 'get':
-        return this.get(request.keys, request.withCas, request.touchExptime, now, out);
+        return this.get(request.keys, request.withCas, request.touchExptime, request.error, now, out);
       case 'store': {
         const r = engine.store(request.mode, request.key, request.flags, request.exptime, request.value, request.casUnique, now);
         return answer(out, request.noreply, storeReply[r.status], r.seq);
@@ -81,7 +81,8 @@ export class TextProtocol implements Protocol<Request> {
     }
   }
 
-  private get(keys: string[], withCas: boolean, touchExptime: number | undefined, now: number, out: ReplySink): void {
+  /** With `error`, the keys are looked up (and touched) for their effects only, and the error is the reply. */
+  private get(keys: string[], withCas: boolean, touchExptime: number | undefined, error: string | undefined, now: number, out: ReplySink): void {
     const engine = this.ctx.backend.engine;
     const reply = out.reply;
     let seq = 0;
@@ -92,13 +93,14 @@ export class TextProtocol implements Protocol<Request> {
         continue;
       }
       if (item.seq > seq) seq = item.seq;
+      if (error !== undefined) continue;
       reply.addText(withCas
         ? `VALUE ${key} ${item.flags} ${item.value.length} ${item.cas}\r\n`
         : `VALUE ${key} ${item.flags} ${item.value.length}\r\n`);
       reply.addValue(item.value);
       reply.addText('\r\n');
     }
-    reply.addText('END\r\n');
+    reply.addText(error === undefined ? 'END\r\n' : `${error}\r\n`);
     out.commit(seq);
   }
 

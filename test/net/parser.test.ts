@@ -28,6 +28,9 @@ interface Case {
   strictKeys?: boolean;
 }
 
+/** A get-family line with a bad key: the keys before it are still looked up (memcached's process_get_command). */
+const badKeyGet = (keys: string[], withCas = false, touchExptime?: number): Request => ({ kind: 'get', keys, withCas, touchExptime, error: FORMAT });
+
 const k250 = 'k'.repeat(250);
 const k251 = 'k'.repeat(251);
 const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -78,7 +81,7 @@ const badStorageCases: Case[] = [
   { name: '--strict-keys: key with a control char', input: 'set a\x01b 0 0 1\r\nx\r\n', expect: [reply(FORMAT), ERROR], strictKeys: true },
   { name: '--strict-keys: key with a tab', input: 'set a\tb 0 0 1\r\nx\r\n', expect: [reply(FORMAT), ERROR], strictKeys: true },
   { name: '--strict-keys: key with DEL', input: 'add a\x7f 0 0 1 noreply\r\nx\r\n', expect: [reply(FORMAT, true), ERROR], strictKeys: true },
-  { name: '--strict-keys: get of a key with a control char', input: 'gets a b\x02\r\n', expect: [reply(FORMAT)], strictKeys: true },
+  { name: '--strict-keys: get of a key with a control char', input: 'gets a b\x02\r\n', expect: [badKeyGet(['a'], true)], strictKeys: true },
   { name: 'a NUL ends the line, as C strings do in memcached', input: 'set a\x00 0 0 1\r\nx\r\n', expect: [ERROR, ERROR] },
   { name: 'a NUL after a complete command is ignored with the rest of the line', input: 'get a\x00b c\r\n', expect: [get(['a'])] },
   { input: 'set k 0 0 -1\r\n', expect: [reply(FORMAT)] },
@@ -135,13 +138,17 @@ const retrievalCases: Case[] = [
   { name: 'gat with no key', input: 'gat 100\r\n', expect: [get([], false, 100)] },
   { name: 'gat with a bad exptime', input: 'gat x a\r\n', expect: [reply(BAD_EXPTIME)] },
   { name: 'get of a 250-byte key', input: `get a ${k250}\r\n`, expect: [get(['a', k250])] },
-  { name: 'get of a 251-byte key', input: `get a ${k251} b\r\n`, expect: [reply(FORMAT)] },
+  { name: 'get of a 251-byte key', input: `get a ${k251} b\r\n`, expect: [badKeyGet(['a'])] },
+  { name: 'gat of a 251-byte key after two keys', input: `gat 100 a b ${k251} c\r\n`, expect: [badKeyGet(['a', 'b'], false, 100)] },
+  { name: 'gets of a 251-byte key first', input: `gets ${k251} a\r\n`, expect: [badKeyGet([], true)] },
   { name: 'gets with a control char in a key', input: 'gets a b\x02\r\n', expect: [get(['a', 'b\x02'], true)] },
   { name: 'get alone', input: 'get\r\n', expect: [ERROR] },
   { name: 'get and a space', input: 'get \r\n', expect: [ERROR] },
   { name: 'gets alone', input: 'gets\r\n', expect: [ERROR] },
   { name: 'gat alone', input: 'gat\r\n', expect: [ERROR] },
   { name: 'a word starting with get', input: 'getx a\r\n', expect: [ERROR] },
+  { name: 'bget: the ancient alias of get', input: 'bget a b\r\n', expect: [get(['a', 'b'])] },
+  { name: 'bget alone', input: 'bget\r\n', expect: [ERROR] },
 ];
 
 const otherCases: Case[] = [
@@ -180,6 +187,8 @@ const otherCases: Case[] = [
   { input: 'flush_all x noreply\r\n', expect: [reply(BAD_EXPTIME, true)] },
   { input: 'flush_all 1 2 3\r\n', expect: [ERROR] },
   { input: 'version\r\n', expect: [VERSION] },
+  { name: 'shutdown is refused as by memcached without -A', input: 'shutdown\r\n', expect: [reply('ERROR: shutdown not enabled')] },
+  { name: 'shutdown refused whatever follows, noreply included', input: 'shutdown graceful\r\nshutdown noreply\r\n', expect: [reply('ERROR: shutdown not enabled'), reply('ERROR: shutdown not enabled')] },
   { input: 'quit\r\n', expect: [QUIT] },
   { input: 'verbosity 1\r\n', expect: [verbosity(1)] },
   { input: 'verbosity 1 noreply\r\n', expect: [verbosity(1, true)] },
@@ -267,7 +276,7 @@ const lineLengthCases: Case[] = [
   { name: 'long gets line after 100 spaces', input: `${spaces(100)}gets ${longKeys.slice(0, 20).join(' ')}\r\n`, expect: [get(longKeys.slice(0, 20), true)] },
   { name: 'long get line after 101 spaces', input: `${spaces(101)}get ${longKeys.slice(0, 20).join(' ')}\r\n`, expect: [TOO_LONG] },
   { name: 'long gat line is not a multiget', input: `gat 0 ${longKeys.slice(0, 20).join(' ')}\r\n`, expect: [TOO_LONG] },
-  { name: 'long get line with a 251-byte key', input: `get ${longKeys.slice(0, 20).join(' ')} ${k251}\r\n`, expect: [reply(FORMAT)] },
+  { name: 'long get line with a 251-byte key', input: `get ${longKeys.slice(0, 20).join(' ')} ${k251}\r\n`, expect: [badKeyGet(longKeys.slice(0, 20))] },
 ];
 
 function expand(c: Case): Case & { name: string; input: Buffer } {

@@ -9,6 +9,7 @@ import type { Effect } from '../../src/engine/types.js';
 import type { Backend } from '../../src/net/backend.js';
 import { startServer, type MemcachedServer } from '../../src/net/server.js';
 import { Client } from '../../src/client/client.js';
+import { connect } from 'node:net';
 
 class FakeStorage {
   effects: Effect[] = [];
@@ -60,6 +61,19 @@ afterEach(async () => {
     server = null;
   }
 });
+
+/**
+ * Sends `request` on a raw connection and half-closes (FIN), as `printf ... | nc -N`
+ * does; `closed` resolves to everything received once the server closes.
+ */
+function sendThenHalfClose(request: string): { received: () => string; closed: Promise<string> } {
+  let received = '';
+  const socket = connect({ host: '127.0.0.1', port: server!.address.port }, () => socket.end(request));
+  socket.on('data', (d: Buffer) => { received += d.toString('latin1'); });
+  socket.on('error', () => {});
+  const closed = new Promise<string>((res) => socket.on('close', () => res(received)));
+  return { received: () => received, closed };
+}
 
 /** Resolves to 'pending' if the promise has not settled within ms. */
 async function settledWithin<T>(p: Promise<T>, ms = 60): Promise<T | 'pending'> {
@@ -133,6 +147,32 @@ describe('visibility contract', () => {
     const again = c!.set('k', 'new');
     storage.ackUpTo(2);
     expect(await again).toBe('STORED');
+  });
+
+  it('answers a client that half-closes after its requests, replies held for durability included, then closes', async () => {
+    const storage = new FakeStorage();
+    await setup(storage, 0);
+    const conn = sendThenHalfClose('set k 0 0 1\r\nv\r\nget k\r\n');
+    expect(await settledWithin(conn.closed)).toBe('pending');
+    expect(conn.received()).toBe('');
+    storage.ackUpTo(1);
+    expect(await conn.closed).toBe('STORED\r\nVALUE k 0 1\r\nv\r\nEND\r\n');
+  });
+
+  it('answers a write stalled by the WAL backlog when the client half-closed behind it', async () => {
+    const storage = new FakeStorage();
+    await setup(storage, 0);
+    storage.admission = 'wait';
+    const conn = sendThenHalfClose('set k 0 0 1\r\nv\r\nversion\r\n');
+    expect(await settledWithin(conn.closed)).toBe('pending');
+    storage.admitAgain();
+    storage.ackUpTo(1);
+    expect(await conn.closed).toMatch(/^STORED\r\nVERSION \S+\r\n$/);
+  });
+
+  it('closes at once when a client half-closes without sending anything', async () => {
+    await setup(new FakeStorage(), 0);
+    expect(await settledWithin(sendThenHalfClose('').closed, 1000)).toBe('');
   });
 
   it('does not apply a write while the WAL backlog is full, and applies it once admitted', async () => {
