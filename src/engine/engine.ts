@@ -15,11 +15,15 @@
 //   removes the least recently used item and emits a `del` so that a restart
 //   does not bring it back.
 
+import assert from 'node:assert';
 import { item_flags_overhead_bytes, item_overhead_bytes, exptime_relative_max_s, reclaim_search_max, sweep_items_per_tick_max } from './limits.js';
 import { safeStrtoull, u64_max } from './cnumbers.js';
-import { ItemTable } from './table.js';
+import { item_state_fetched, item_state_key_binary, item_state_stale, item_state_token_sent, ItemTable } from './table.js';
 import { chargedBytesFor, newSlabClassStats, pagesNeeded, slabClassFor, slabClasses, type SlabClass, type SlabClassStats } from './slabs.js';
-import type { DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, ItemScan, ItemView, ItemVisitor, StoreMode, StoreResult, TouchResult } from './types.js';
+import type {
+  DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, ItemScan, ItemView, ItemVisitor, MetaDeltaOptions, MetaDeltaResult,
+  MetaGetUpdate, MetaItemView, MetaStoreOptions, StoreMode, StoreResult, TouchResult,
+} from './types.js';
 
 export type EffectSink = (effect: Effect) => void;
 
@@ -61,6 +65,7 @@ function zeroCounters(): EngineCounters {
 }
 
 const none = -1;
+const empty_value = Buffer.alloc(0);
 
 export class Engine {
   private readonly table = new ItemTable();
@@ -114,25 +119,47 @@ export class Engine {
 
   // ---- writes ------------------------------------------------------------
 
-  store(mode: StoreMode, key: string, flags: number, exptime: number, value: Buffer, casUnique: bigint, nowMs: number): StoreResult {
+  /**
+   * set/add/replace/append/prepend/cas. `meta` carries what `ms` adds: with
+   * `invalidate`, a cas below the item's stores the value stale (memcached's
+   * CAS_STALE); `keyBinary` marks the stored item (not an append/prepend's,
+   * which memcached builds as a new item without the mark).
+   */
+  store(mode: StoreMode, key: string, flags: number, exptime: number, value: Buffer, casUnique: bigint, nowMs: number, meta?: MetaStoreOptions): StoreResult {
     this.fireDueFlush(nowMs);
     this.counters.cmdSet++;
     const old = this.live(key, nowMs, false);
-    if (old === none) return this.storeWithoutOld(mode, key, flags, exptime, value, nowMs);
+    const result = old === none
+      ? this.storeWithoutOld(mode, key, flags, exptime, value, nowMs)
+      : this.storeOverOld(mode, key, flags, exptime, value, casUnique, nowMs, old, meta?.invalidate ?? false);
+    if (meta?.keyBinary && result.status === 'STORED' && mode !== 'append' && mode !== 'prepend') {
+      this.addStateBits(this.table.slotOf(key), item_state_key_binary);
+    }
+    return result;
+  }
+
+  private storeOverOld(mode: StoreMode, key: string, flags: number, exptime: number, value: Buffer, casUnique: bigint, nowMs: number, old: number, invalidate: boolean): StoreResult {
     const t = this.table;
     switch (mode) {
       case 'add':
         this.bump(old, nowMs);
         return { status: 'NOT_STORED', seq: t.seq(old) };
-      case 'cas':
-        if (casUnique === 0n || casUnique !== BigInt(t.cas(old))) {
+      case 'cas': {
+        const oldCas = BigInt(t.cas(old));
+        if (casUnique === 0n || (casUnique !== oldCas && !(invalidate && casUnique < oldCas))) {
           this.counters.casBadval++;
           this.stat(old).casBadval++;
           return { status: 'EXISTS', seq: t.seq(old) };
         }
         this.counters.casHits++;
         this.stat(old).casHits++;
-        return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, old);
+        if (casUnique === oldCas) return this.put(key, value, flags, expiresAtFromExptime(exptime, nowMs), nowMs, old);
+        // Stale: the value goes in, keeping the item's expiry and its recache token, marked stale.
+        const tokenSent = t.stateBits(old) & item_state_token_sent;
+        const result = this.put(key, value, flags, t.expiresAtMs(old), nowMs, old);
+        if (result.status === 'STORED') this.addStateBits(old, item_state_stale | tokenSent);
+        return result;
+      }
       case 'append':
       case 'prepend': {
         // A CAS unique here is the binary protocol's: refuse if the item has moved on (memcached do_store_item).
@@ -205,24 +232,9 @@ export class Engine {
   delta(key: string, incr: boolean, amount: bigint, nowMs: number, casUnique = 0n): DeltaResult {
     this.fireDueFlush(nowMs);
     const slot = this.live(key, nowMs, false);
-    if (slot === none) {
-      if (incr) this.counters.incrMisses++;
-      else this.counters.decrMisses++;
-      return { status: 'NOT_FOUND', seq: this.removalSeqValue };
-    }
-    const t = this.table;
-    const length = t.valueLength(slot);
-    const start = t.valueStart(slot);
-    if (length === 0) return { status: 'NON_NUMERIC', seq: t.seq(slot) };
-    if (casUnique !== 0n && casUnique !== BigInt(t.cas(slot))) return { status: 'EXISTS', seq: t.seq(slot) };
-    const current = safeStrtoull(t.valueBuffer(slot).subarray(start, start + length));
-    if (current === null) return { status: 'NON_NUMERIC', seq: t.seq(slot) };
-    const next = incr ? (current + amount) & u64_max : (amount > current ? 0n : current - amount);
-    if (incr) { this.counters.incrHits++; this.stat(slot).incrHits++; }
-    else { this.counters.decrHits++; this.stat(slot).decrHits++; }
-    const result = this.put(key, deltaValue(next, length), t.flags(slot), t.expiresAtMs(slot), nowMs, slot);
-    if (result.status !== 'STORED') return { status: 'NO_MEMORY', seq: result.seq };
-    return { status: 'VALUE', value: next, seq: result.seq, cas: result.cas };
+    if (slot === none) return this.deltaMiss(incr);
+    const r = this.applyDelta(key, slot, incr, amount, casUnique, undefined, nowMs);
+    return r.status === 'VALUE' ? { status: 'VALUE', value: r.value, seq: r.seq, cas: r.cas } : r;
   }
 
   touch(key: string, exptime: number, nowMs: number): TouchResult {
@@ -273,6 +285,98 @@ export class Engine {
   }
 
   get memoryLimitBytes(): number { return this.options.memoryLimitBytes; }
+
+  // ---- meta commands -------------------------------------------------------
+
+  /** `me`: the live item, without counting a read or changing anything. */
+  inspect(key: string, nowMs: number): MetaItemView | undefined {
+    this.fireDueFlush(nowMs);
+    const slot = this.live(key, nowMs, false);
+    return slot === none ? undefined : this.metaView(key, slot, false);
+  }
+
+  /**
+   * `mg`'s lookup: the live item as it is before the request (not bumped:
+   * finishMetaGet does that). On a miss with vivifyAtMs (`N`), an empty item
+   * with flags 0 expiring then is stored and logged; it is `created`. A miss
+   * (no item, or no memory to create one) counts as a get miss.
+   */
+  metaGet(key: string, nowMs: number, withValue: boolean, vivifyAtMs: number | undefined): { item: MetaItemView; created: boolean } | undefined {
+    this.fireDueFlush(nowMs);
+    let slot = this.live(key, nowMs, true);
+    let created = false;
+    if (slot === none && vivifyAtMs !== undefined && this.put(key, empty_value, 0, vivifyAtMs, nowMs, none).status === 'STORED') {
+      slot = this.table.slotOf(key);
+      created = true;
+    }
+    if (slot === none) {
+      this.counters.cmdGet++;
+      this.counters.getMisses++;
+      return undefined;
+    }
+    return { item: this.metaView(key, slot, withValue), created };
+  }
+
+  /** What an `mg` hit changes, applied right after metaGet; returns the WAL sequence the item now reflects. */
+  finishMetaGet(key: string, nowMs: number, update: MetaGetUpdate): number {
+    const slot = this.table.slotOf(key);
+    assert(slot !== none, 'finishMetaGet follows a metaGet hit');
+    const t = this.table;
+    if (update.expiresAtMs !== undefined && update.expiresAtMs !== t.expiresAtMs(slot)) this.setExpiry(key, slot, update.expiresAtMs);
+    if (update.winToken) this.addStateBits(slot, item_state_token_sent);
+    if (update.bump) {
+      t.setFetched(slot, 1);
+      this.bump(slot, nowMs);
+    }
+    if (update.touched) {
+      this.counters.cmdTouch++;
+      this.counters.touchHits++;
+      this.stat(slot).touchHits++;
+    } else {
+      this.counters.cmdGet++;
+      this.counters.getHits++;
+      this.stat(slot).getHits++;
+    }
+    return t.seq(slot);
+  }
+
+  /**
+   * `md I`: instead of deleting, mark the item stale with a new CAS (logged as
+   * a put of the same value) and, with expiresAtMs (`T`), a new expiry; the
+   * recache token is handed out again. casUnique as in delete() (0 = none).
+   */
+  invalidate(key: string, nowMs: number, casUnique: bigint, expiresAtMs: number | undefined): DeleteResult {
+    this.fireDueFlush(nowMs);
+    const slot = this.live(key, nowMs, false);
+    const t = this.table;
+    if (slot === none || (casUnique !== 0n && casUnique !== BigInt(t.cas(slot)))) {
+      this.counters.deleteMisses++;
+      return slot === none ? { status: 'NOT_FOUND', seq: this.removalSeqValue } : { status: 'EXISTS', seq: t.seq(slot) };
+    }
+    const cas = this.nextCas++;
+    const expires = expiresAtMs ?? t.expiresAtMs(slot);
+    const seq = this.emitEffect({ kind: 'put', seq: 0, key, value: t.valueCopy(slot), flags: t.flags(slot), expiresAtMs: expires, cas });
+    t.setCas(slot, cas);
+    t.setExpiresAtMs(slot, expires);
+    t.setSeq(slot, seq);
+    t.setStateBits(slot, (t.stateBits(slot) | item_state_stale) & ~item_state_token_sent);
+    return { status: 'DELETED', seq };
+  }
+
+  /** `ma`: incr/decr with a CAS check, a new expiry on success, and creation on a miss. */
+  metaDelta(key: string, incr: boolean, amount: bigint, nowMs: number, opts: MetaDeltaOptions): MetaDeltaResult {
+    this.fireDueFlush(nowMs);
+    const slot = this.live(key, nowMs, false);
+    if (slot !== none) {
+      const r = this.applyDelta(key, slot, incr, amount, opts.casUnique, opts.expiresAtMs, nowMs);
+      return r.status === 'VALUE' ? { ...r, created: false } : r;
+    }
+    if (!opts.vivify) return this.deltaMiss(incr);
+    const { initial, expiresAtMs } = opts.vivify;
+    const r = this.put(key, Buffer.from(initial.toString(), 'latin1'), 0, expiresAtMs, nowMs, none);
+    if (r.status !== 'STORED') return { status: 'NO_MEMORY_CREATING', seq: r.seq };
+    return { status: 'VALUE', value: initial, cas: r.cas, expiresAtMs: 0, created: true, seq: r.seq };
+  }
 
   // ---- replay and snapshots ---------------------------------------------
 
@@ -445,6 +549,58 @@ export class Engine {
     return { key, value: t.valueCopy(slot), flags: t.flags(slot), expiresAtMs: t.expiresAtMs(slot), cas: t.cas(slot), seq: t.seq(slot) };
   }
 
+  private metaView(key: string, slot: number, withValue: boolean): MetaItemView {
+    const t = this.table;
+    const bits = t.stateBits(slot);
+    return {
+      key, value: withValue ? t.valueCopy(slot) : undefined, valueLength: t.valueLength(slot),
+      flags: t.flags(slot), expiresAtMs: t.expiresAtMs(slot), cas: t.cas(slot), seq: t.seq(slot), lastAccessMs: t.lastAccessMs(slot),
+      fetched: (bits & item_state_fetched) !== 0, tokenSent: (bits & item_state_token_sent) !== 0,
+      stale: (bits & item_state_stale) !== 0, keyBinary: (bits & item_state_key_binary) !== 0,
+      slabClass: t.slabClass(slot), totalBytes: this.totalOf(slot),
+    };
+  }
+
+  private addStateBits(slot: number, bits: number): void {
+    this.table.setStateBits(slot, this.table.stateBits(slot) | bits);
+  }
+
+  private deltaMiss(incr: boolean): { status: 'NOT_FOUND'; seq: number } {
+    if (incr) this.counters.incrMisses++;
+    else this.counters.decrMisses++;
+    return { status: 'NOT_FOUND', seq: this.removalSeqValue };
+  }
+
+  /**
+   * incr/decr of a live slot. Checks as memcached's do_add_delta does: an
+   * empty value is non-numeric before the CAS is compared (casUnique 0 = no
+   * check). A result that fits in the old value's length is memcached's
+   * in-place rewrite, so the item keeps its state bits; a longer one is a new
+   * item. expiresAtMs (`ma T`) replaces the expiry; undefined keeps it. The
+   * VALUE result's expiresAtMs is the expiry before this change.
+   */
+  private applyDelta(key: string, slot: number, incr: boolean, amount: bigint, casUnique: bigint, expiresAtMs: number | undefined, nowMs: number):
+    | { status: 'VALUE'; value: bigint; cas: number; expiresAtMs: number; seq: number }
+    | { status: 'NON_NUMERIC' | 'EXISTS' | 'NO_MEMORY'; seq: number } {
+    const t = this.table;
+    const length = t.valueLength(slot);
+    if (length === 0) return { status: 'NON_NUMERIC', seq: t.seq(slot) };
+    if (casUnique !== 0n && casUnique !== BigInt(t.cas(slot))) return { status: 'EXISTS', seq: t.seq(slot) };
+    const start = t.valueStart(slot);
+    const current = safeStrtoull(t.valueBuffer(slot).subarray(start, start + length));
+    if (current === null) return { status: 'NON_NUMERIC', seq: t.seq(slot) };
+    const next = incr ? (current + amount) & u64_max : (amount > current ? 0n : current - amount);
+    if (incr) { this.counters.incrHits++; this.stat(slot).incrHits++; }
+    else { this.counters.decrHits++; this.stat(slot).decrHits++; }
+    const value = deltaValue(next, length);
+    const bits = t.stateBits(slot);
+    const priorExpiresAtMs = t.expiresAtMs(slot);
+    const result = this.put(key, value, t.flags(slot), expiresAtMs ?? priorExpiresAtMs, nowMs, slot);
+    if (result.status !== 'STORED') return { status: 'NO_MEMORY', seq: result.seq };
+    if (value.length === length) t.setStateBits(slot, bits);
+    return { status: 'VALUE', value: next, cas: result.cas, expiresAtMs: priorExpiresAtMs, seq: result.seq };
+  }
+
   private isExpired(slot: number, nowMs: number): boolean {
     const exp = this.table.expiresAtMs(slot);
     return exp !== 0 && exp <= nowMs;
@@ -489,13 +645,13 @@ export class Engine {
     this.fill(slot, key.length, end - start, flags, expiresAtMs, cas, seq, nowMs);
   }
 
-  /** A new value for a live slot, as the most recent and not yet fetched; its fields are fill()'s. */
+  /** A new value for a live slot: a new item in memcached's terms (most recent, state bits clear); its fields are fill()'s. */
   private replace(slot: number, value: Buffer, start: number, end: number): void {
     const t = this.table;
     this.uncount(slot);
     t.replaceValue(slot, value, start, end);
     t.moveToMostRecent(slot);
-    t.setFetched(slot, 0);
+    t.setStateBits(slot, 0);
   }
 
   /** Sets a just linked slot's fields and counts its bytes against -m and its slab class. */

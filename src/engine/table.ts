@@ -25,6 +25,19 @@ import { ValueArena } from './arena.js';
 const initial_capacity = 1024;
 const none = -1;
 
+// Per-item state bits (row byte 62), memcached's it_flags that are not in the
+// WAL: they describe what happened to an item in memory (read, handed out a
+// recache token, marked stale by `md I`, stored under a base64 key) and, as
+// in memcached, do not survive a restart.
+/** Read at least once (memcached ITEM_FETCHED). */
+export const item_state_fetched = 1;
+/** A meta client was handed the win token for it (ITEM_TOKEN_SENT). */
+export const item_state_token_sent = 2;
+/** Invalidated by `md I` or stored stale by `ms I` (ITEM_STALE). */
+export const item_state_stale = 4;
+/** Stored by `ms` with a base64 key: `k` shows it base64 (ITEM_KEY_BINARY). */
+export const item_state_key_binary = 8;
+
 /** Seeded FNV-1a over a latin1 string, finished with murmur3's avalanche. */
 function hashString(key: string, seed: number): number {
   let h = seed;
@@ -84,7 +97,7 @@ export class ItemTable {
   // ---- fields: row layout (byte offsets in a slot's 64-byte row) ------------
   //  0 chunk address f64 | 8 expiresAtMs f64 | 16 cas f64 | 24 seq f64 | 32 lastAccessMs f64
   // 40 hash u32 | 44 valueLength i32 (-1 = free slot) | 48 flags u32 | 52 prev i32 | 56 next i32
-  // 60 keyLength u16 | 62 fetched u8 | 63 slab class u8
+  // 60 keyLength u16 | 62 state bits u8 (item_state_*) | 63 slab class u8
 
   chunk(slot: number): number { return this.f64[slot * 8]!; }
   private setChunk(slot: number, v: number): void { this.f64[slot * 8] = v; }
@@ -108,8 +121,12 @@ export class ItemTable {
   private setNext(slot: number, v: number): void { this.i32[slot * 16 + 14] = v; }
   keyLength(slot: number): number { return this.u16[slot * 32 + 30]!; }
   private setKeyLength(slot: number, v: number): void { this.u16[slot * 32 + 30] = v; }
-  fetched(slot: number): number { return this.u8[slot * 64 + 62]!; }
-  setFetched(slot: number, v: number): void { this.u8[slot * 64 + 62] = v; }
+  /** 1 once the item was read (memcached's ITEM_FETCHED), else 0. */
+  fetched(slot: number): number { return this.u8[slot * 64 + 62]! & item_state_fetched; }
+  setFetched(slot: number, v: number): void { this.u8[slot * 64 + 62] = (this.u8[slot * 64 + 62]! & ~item_state_fetched) | (v & item_state_fetched); }
+  /** All of the item's state bits (item_state_*). */
+  stateBits(slot: number): number { return this.u8[slot * 64 + 62]!; }
+  setStateBits(slot: number, v: number): void { this.u8[slot * 64 + 62] = v; }
   /** The engine's memcached slab class id (for stats). */
   slabClass(slot: number): number { return this.u8[slot * 64 + 63]!; }
   setSlabClass(slot: number, v: number): void { this.u8[slot * 64 + 63] = v; }
@@ -269,7 +286,7 @@ export class ItemTable {
     this.setKeyLength(slot, keyLength);
     this.setChunk(slot, this.arena.alloc(keyLength + valueLength));
     this.setValueLength(slot, valueLength);
-    this.setFetched(slot, 0);
+    this.setStateBits(slot, 0);
     if (emptyBucket === none) this.addToIndex(slot, h);
     else this.occupy(emptyBucket, slot, h);
     this.count++;

@@ -69,6 +69,65 @@ export type DeltaResult =
   | { status: 'VALUE'; value: bigint; seq: number; cas: number }
   | { status: 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY' | 'EXISTS'; seq: number };
 
+/**
+ * An item as the meta commands see it: its fields, plus the in-memory state
+ * memcached keeps beside them (it_flags and last access time), as it was
+ * before the request that looks at it.
+ */
+export interface MetaItemView {
+  key: string;
+  /** A copy of the value, when it was asked for. */
+  value: Buffer | undefined;
+  valueLength: number;
+  flags: number;
+  expiresAtMs: number;
+  cas: number;
+  seq: number;
+  lastAccessMs: number;
+  fetched: boolean;
+  /** A client already holds the recache token (memcached ITEM_TOKEN_SENT). */
+  tokenSent: boolean;
+  stale: boolean;
+  /** Stored under a base64 (`b`) key. */
+  keyBinary: boolean;
+  /** memcached's slab class id and ITEM_ntotal (for `me`). */
+  slabClass: number;
+  totalBytes: number;
+}
+
+/** What `ms` adds to a store. */
+export interface MetaStoreOptions {
+  /** `I`: a CAS below the item's stores the value anyway, marked stale. */
+  invalidate: boolean;
+  /** `b`: the key came base64-encoded. */
+  keyBinary: boolean;
+}
+
+/** What a meta get changes once it has looked at the item. */
+export interface MetaGetUpdate {
+  /** A new expiry (`T`); undefined keeps it. */
+  expiresAtMs: number | undefined;
+  /** The client won the recache token (`W`). */
+  winToken: boolean;
+  /** Mark fetched, note the access time and move to the most-recent end (no `u`). */
+  bump: boolean;
+  /** Counted as a touch rather than a get. */
+  touched: boolean;
+}
+
+export interface MetaDeltaOptions {
+  /** `C`: the item's CAS must equal this (0 = no check, as memcached). */
+  casUnique: bigint;
+  /** `T`: the item's new expiry; undefined keeps it. */
+  expiresAtMs: number | undefined;
+  /** `N` with `J`: on a miss, create the item with this value and expiry. */
+  vivify: { initial: bigint; expiresAtMs: number } | undefined;
+}
+
+export type MetaDeltaResult =
+  | { status: 'VALUE'; value: bigint; cas: number; expiresAtMs: number; created: boolean; seq: number }
+  | { status: 'NOT_FOUND' | 'EXISTS' | 'NON_NUMERIC' | 'NO_MEMORY' | 'NO_MEMORY_CREATING'; seq: number };
+
 export interface EngineOptions {
   memoryLimitBytes: number;
   itemSizeMaxBytes: number;
