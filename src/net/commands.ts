@@ -11,7 +11,8 @@
 // - `noreply` is recognised as the last token and silences errors too;
 // - an unknown command whose last token starts with HTTP/ closes the connection,
 //   unless memcached's first-letter dispatch would already have answered ERROR.
-// - like memcached's C string handling, a NUL byte ends the line.
+// - like memcached's C string handling, a NUL byte ends the line;
+// - the meta commands (any 2-letter command starting with 'm') go to meta.ts.
 //
 // Keys: memcached's rule by default (at most 250 bytes; any byte but the
 // space and newline that frame them), because real clients rely on it:
@@ -19,13 +20,12 @@
 // (--strict-keys) keys holding control characters or DEL are refused with
 // CLIENT_ERROR, as doc/protocol.txt says keys should be.
 
-import { key_length_max } from '../engine/limits.js';
 import { safeStrtol, safeStrtoul, safeStrtoull } from '../engine/cnumbers.js';
 import { itemTotalBytes } from '../engine/engine.js';
 import type { StoreMode } from '../engine/types.js';
+import { parseMeta, type MetaSetHeader, type SwallowHeader } from './meta.js';
 import { client_error_format, type Request } from './requests.js';
-
-const max_tokens = 24;
+import { max_tokens, ntokensOf, tokenIs, tokenize, tokenText, validKeyBytes, type Tokens } from './tokens.js';
 
 /** A store command's line, before its data block arrives. */
 export interface StoreHeader {
@@ -41,74 +41,23 @@ export interface StoreHeader {
   tooLarge: boolean;
 }
 
-interface Tokens { starts: number[]; ends: number[]; count: number }
-
-/**
- * Token offsets of the last line tokenized. One scratch object, reused for
- * every line: parsing is synchronous, and no request keeps a reference.
- */
-const scratch: Tokens = { starts: [], ends: [], count: 0 };
-
-/** Splits [start, end) at spaces; a NUL ends the line, as C strings do in memcached. */
-function tokenize(line: Buffer, start: number, end: number): Tokens {
-  const t = scratch;
-  let count = 0;
-  let i = start;
-  while (i < end) {
-    let b = line[i]!;
-    while (b === 0x20 && ++i < end) b = line[i]!;
-    if (i >= end || b === 0) break;
-    const s = i;
-    while (b !== 0x20 && b !== 0 && ++i < end) b = line[i]!;
-    t.starts[count] = s;
-    t.ends[count] = i;
-    count++;
-    if (b === 0) break;
-  }
-  t.count = count;
-  return t;
-}
-
-function tokenIs(line: Buffer, t: Tokens, index: number, text: string): boolean {
-  const start = t.starts[index]!;
-  const len = t.ends[index]! - start;
-  if (len !== text.length) return false;
-  for (let i = 0; i < len; i++) if (line[start + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
-function tokenText(line: Buffer, t: Tokens, index: number): string {
-  return line.toString('latin1', t.starts[index], t.ends[index]);
-}
-
-/** memcached's ntokens: real tokens (at most 23) plus the terminal token. */
-function ntokensOf(t: Tokens): number {
-  return Math.min(t.count, max_tokens - 1) + 1;
-}
-
 function hasNoreply(line: Buffer, t: Tokens, ntokens: number): boolean {
   const index = ntokens - 2;
   return index >= 0 && index < t.count && tokenIs(line, t, index, 'noreply');
-}
-
-function validKeyBytes(line: Buffer, start: number, end: number, strict: boolean): boolean {
-  if (end - start > key_length_max) return false;
-  if (!strict) return true;
-  for (let i = start; i < end; i++) {
-    const b = line[i]!;
-    if (b < 0x21 || b === 0x7f) return false;
-  }
-  return true;
 }
 
 const reply = (text: string, noreply = false): Request => ({ kind: 'reply', line: text, noreply });
 const ERROR = (): Request => reply('ERROR');
 
 /** Parses line[start, end) (no '\n', no trailing '\r'). */
-export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictKeys = false, start = 0, end = line.length): Request | StoreHeader {
+export function parseCommandLine(
+  line: Buffer, itemSizeMaxBytes: number, strictKeys = false, start = 0, end = line.length,
+): Request | StoreHeader | MetaSetHeader | SwallowHeader {
   const t = tokenize(line, start, end);
   const ntokens = ntokensOf(t);
   if (t.count === 0 || t.ends[0]! - t.starts[0]! < 2) return ERROR();
+  // As memcached, every 2-letter command starting with 'm' is a meta command (or ERROR).
+  if (line[t.starts[0]!] === 0x6d && t.ends[0]! - t.starts[0]! === 2) return parseMeta(line, t, ntokens, itemSizeMaxBytes, strictKeys);
   const command = commandName(line, t);
   switch (command) {
     case 'get': return parseGet(line, t, false, false, strictKeys);
@@ -143,8 +92,8 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictK
     case 'slabs': return parseSlabs(line, t, ntokens);
     default:
       // memcached dispatches on the first letter first: an unknown command
-      // starting with one of these (or a 2-letter m* meta command) is ERROR.
-      if (!'gsacidt'.includes(command[0]!) && !(command[0] === 'm' && command.length === 2)) {
+      // starting with one of these is ERROR.
+      if (!'gsacidt'.includes(command[0]!)) {
         const last = Math.min(t.count, max_tokens - 1) - 1;
         if (t.ends[last]! - t.starts[last]! >= 5 && line.toString('latin1', t.starts[last], t.starts[last]! + 5) === 'HTTP/') {
           return { kind: 'close', reason: 'HTTP request' };

@@ -1,8 +1,9 @@
 // Streaming text-protocol parser, fed socket chunks of any size or split.
 //
 // States, as memcached's connection machine: `line` (conn_parse_cmd),
-// `data` (conn_nread: a store's data block of n + 2 bytes) and `swallow`
-// (conn_swallow: the data of a refused, too-large store). next() returns a
+// `data` (conn_nread: a store's or an ms's data block of n + 2 bytes) and
+// `swallow` (conn_swallow: the data of a refused store: too large, or an ms
+// whose flags were bad). next() returns a
 // Request, or null when it needs more bytes; it never throws on input.
 //
 // Invariants:
@@ -21,6 +22,7 @@
 
 import { get_line_length_max, line_length_max } from '../engine/limits.js';
 import { parseCommandLine, type StoreHeader } from './commands.js';
+import type { MetaSetHeader } from './meta.js';
 import type { Request } from './requests.js';
 
 const enum State { Line, Data, Swallow }
@@ -34,7 +36,7 @@ export class TextParser {
   /** An incomplete line (no '\n' yet): its first lineBytes bytes. */
   private lineAcc: Buffer = empty;
   private lineBytes = 0;
-  private header: StoreHeader | null = null;
+  private header: StoreHeader | MetaSetHeader | null = null;
   /** A data block still arriving: its first dataBytes bytes. */
   private dataAcc: Buffer = empty;
   private dataBytes = 0;
@@ -116,18 +118,29 @@ export class TextParser {
     if (line.length > get_line_length_max) return this.close('line too long');
     const end = line.length > 1 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
     const parsed = parseCommandLine(line, this.itemSizeMaxBytes, this.strictKeys, 0, end);
-    if (parsed.kind !== 'store_header') {
-      if (parsed.kind === 'close') return this.close(parsed.reason);
-      return parsed;
-    }
-    if (parsed.tooLarge) {
-      this.state = State.Swallow;
-      this.swallowLeft = parsed.dataBytes;
-      return { kind: 'too_large', mode: parsed.mode, key: parsed.key, noreply: parsed.noreply };
+    switch (parsed.kind) {
+      case 'store_header':
+        if (parsed.tooLarge) return this.swallowThen(parsed.dataBytes, { kind: 'too_large', mode: parsed.mode, key: parsed.key, noreply: parsed.noreply });
+        break;
+      case 'meta_set_header':
+        break;
+      case 'swallow':
+        return this.swallowThen(parsed.dataBytes, parsed.request);
+      case 'close':
+        return this.close(parsed.reason);
+      default:
+        return parsed;
     }
     this.header = parsed;
     this.state = State.Data;
     return undefined;
+  }
+
+  /** Answers `request` now; the next dataBytes bytes are dropped unread. */
+  private swallowThen(dataBytes: number, request: Request): Request {
+    this.state = State.Swallow;
+    this.swallowLeft = dataBytes;
+    return request;
   }
 
   private holdPartialLine(): Request | null {
@@ -195,6 +208,10 @@ export class TextParser {
     this.dataBytes = 0;
     this.header = null;
     this.state = State.Line;
+    if (header.kind === 'meta_set_header') {
+      // meta errors are always answered (memcached clears noreply for them).
+      return terminated ? { ...header.request, value } : { kind: 'reply', line: 'CLIENT_ERROR bad data chunk', noreply: false };
+    }
     if (!terminated) {
       return { kind: 'reply', line: 'CLIENT_ERROR bad data chunk', noreply: header.noreply };
     }

@@ -2,6 +2,7 @@
 // Errors are requests too (kind 'error'): the parser never throws on input.
 
 import type { StoreMode } from '../engine/types.js';
+import type { MetaRequest } from './meta.js';
 
 export type Request =
   | { kind: 'store'; mode: StoreMode; key: string; flags: number; exptime: number; casUnique: bigint; noreply: boolean; value: Buffer }
@@ -24,6 +25,8 @@ export type Request =
   /** A reply line decided by the parser (ERROR, CLIENT_ERROR ..., OK for no-op admin commands). */
   | { kind: 'reply'; line: string; noreply: boolean }
   /** The connection must close: an overlong line, an HTTP request, a binary-protocol frame. */
-  | { kind: 'close'; reason: string };
+  | { kind: 'close'; reason: string }
+  /** mg, ms, md, ma, me (meta.ts). */
+  | MetaRequest;
 
 export const client_error_format = 'CLIENT_ERROR bad command line format';

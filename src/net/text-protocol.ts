@@ -1,11 +1,13 @@
 // memcached's classic text protocol: runs parsed requests (parser.ts) on the
-// engine and words the replies exactly as memcached does.
+// engine and words the replies exactly as memcached does. Meta requests
+// (mg ms md ma me) arrive on the same connection and run in meta-protocol.ts.
 //
 // Invariant: every request ends in exactly one commit, carrying the highest
 // WAL sequence its reply reflects (a miss reflects the last removal), so the
 // connection can hold the reply until that sequence is durable.
 
 import type { ItemView } from '../engine/types.js';
+import { executeMeta, isMetaMutation } from './meta-protocol.js';
 import { TextParser } from './parser.js';
 import type { Protocol, ReplySink, ServerContext } from './protocol.js';
 import type { Request } from './requests.js';
@@ -78,6 +80,8 @@ export class TextProtocol implements Protocol<Request> {
       case 'close':
         this.ctx.log(2, `closing connection: ${request.reason}`);
         return out.commit(0, true);
+      case 'meta':
+        return executeMeta(this.ctx, request, out);
     }
   }
 
@@ -166,6 +170,8 @@ function isMutation(r: Request): boolean {
       return true;
     case 'get':
       return r.touchExptime !== undefined;
+    case 'meta':
+      return isMetaMutation(r);
     default:
       return false;
   }
