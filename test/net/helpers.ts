@@ -1,8 +1,14 @@
-// Shared helpers for the parser tests: builders for expected Requests, and
+// Shared helpers for the parser tests: builders for expected Requests,
 // drivers that feed a TextParser in chunks, draining next() until null after
-// every push (as the connection does when it is not backpressured).
+// every push (as the connection does when it is not backpressured), and
+// runThreeWays, which checks a table case whole, byte by byte and split at
+// every position.
 
+import { isDeepStrictEqual } from 'node:util';
+import { expect } from 'vitest';
+import { line_length_max } from '../../src/engine/limits.js';
 import { TextParser } from '../../src/net/parser.js';
+import { makeRng as rng } from '../prng.js';
 import type { Request } from '../../src/net/requests.js';
 import type { StoreMode } from '../../src/engine/types.js';
 
@@ -98,4 +104,72 @@ export function byteByByte(input: Buffer): Buffer[] {
 export function show(input: Buffer, max = 60): string {
   const s = JSON.stringify(input.toString('latin1').slice(0, max));
   return input.length > max ? `${s}... (${input.length} bytes)` : s;
+}
+
+// ---- three-way table runs ----------------------------------------------------
+
+/** A parser table case: input bytes and the Requests they must give. */
+export interface Case {
+  name?: string;
+  input: string | Buffer;
+  expect: Request[];
+  /** -I for this case; small values keep oversize cases cheap. */
+  itemSizeMax?: number;
+  /** Parse with --strict-keys (refuse control characters in keys). */
+  strictKeys?: boolean;
+}
+
+export function expand(c: Case): Case & { name: string; input: Buffer } {
+  const input = typeof c.input === 'string' ? bytes(c.input) : c.input;
+  return { ...c, input, name: c.name ? `${c.name}: ${show(input, 40)}` : show(input) };
+}
+
+const all_splits_max_bytes = 6000;
+const all_pairs_max_bytes = 120;
+
+/** Two-chunk cut points: all of them for short inputs, else the edges, the 2 KB boundary and a sample. */
+function singleCuts(length: number): number[] {
+  if (length <= all_splits_max_bytes) return Array.from({ length: length + 1 }, (_, i) => i);
+  const cuts = new Set<number>();
+  for (let i = 0; i <= 64; i++) { cuts.add(i); cuts.add(length - i); }
+  for (let i = line_length_max - 4; i <= line_length_max + 4; i++) cuts.add(i);
+  const r = rng(length);
+  for (let i = 0; i < 400; i++) cuts.add(Math.floor(r() * (length + 1)));
+  return [...cuts].filter((c) => c >= 0 && c <= length).sort((a, b) => a - b);
+}
+
+function pairCuts(length: number): Array<[number, number]> {
+  const pairs: Array<[number, number]> = [];
+  if (length <= all_pairs_max_bytes) {
+    for (let i = 0; i <= length; i++) for (let j = i; j <= length; j++) pairs.push([i, j]);
+    return pairs;
+  }
+  const r = rng(length * 31 + 7);
+  const samples = length > all_splits_max_bytes ? 100 : 1500;
+  for (let n = 0; n < samples; n++) {
+    const a = Math.floor(r() * (length + 1));
+    const b = Math.floor(r() * (length + 1));
+    pairs.push(a <= b ? [a, b] : [b, a]);
+  }
+  return pairs;
+}
+
+/** Fast structural comparison in the loops; vitest's diff only for a failure. */
+export function check(actual: Request[], expected: Request[], how: string): void {
+  if (!isDeepStrictEqual(actual, expected)) expect(actual, how).toEqual(expected);
+}
+
+export function runThreeWays(raw: Case): void {
+  const c = expand(raw);
+  const itemSizeMax = c.itemSizeMax;
+  const strict = raw.strictKeys ?? false;
+  const whole = parseWhole(c.input, itemSizeMax, strict);
+  expect(whole, 'one chunk').toEqual(c.expect);
+  check(runChunks(byteByByte(c.input), itemSizeMax, strict).requests, c.expect, 'byte by byte');
+  for (const cut of singleCuts(c.input.length)) {
+    check(runChunks(splitAt(c.input, [cut]), itemSizeMax, strict).requests, c.expect, `split at ${cut}`);
+  }
+  for (const [a, b] of pairCuts(c.input.length)) {
+    check(runChunks(splitAt(c.input, [a, b]), itemSizeMax, strict).requests, c.expect, `split at ${a} and ${b}`);
+  }
 }
