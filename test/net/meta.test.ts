@@ -1,14 +1,19 @@
-// Table tests for meta command lines (mg ms md ma mn me) through the streaming
-// parser: each input must give the same Requests whole, byte by byte and split
-// at every position (runThreeWays). Expected answers follow memcached
+// Meta command lines (mg ms md ma mn me) through the streaming parser.
+// Table tests: each input must give the same Requests whole, byte by byte and
+// split at every position (runThreeWays); expected answers follow memcached
 // 1.6.18's proto_text.c (_meta_flag_preparse, process_m*_command) and its
-// base64.c; test/e2e/meta.test.ts checks the same replies against a running
-// memcached.
+// base64.c, and test/e2e/meta.test.ts checks the same replies against a
+// running memcached. Property tests (fast-check): random valid meta commands
+// with random flags, cut anywhere, parse to the requests a small model of
+// the flags predicts; random meta-like lines never throw and parse the same
+// however they are cut.
 
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { StoreMode } from '../../src/engine/types.js';
 import { decodeBase64Key, encodeBase64Key, type MetaRequest } from '../../src/net/meta.js';
 import type { Request } from '../../src/net/requests.js';
-import { BAD_CHUNK, ERROR, FORMAT, bytes, reply, runThreeWays, type Case } from './helpers.js';
+import { BAD_CHUNK, ERROR, FORMAT, bytes, reply, runChunks, runThreeWays, splitAt, type Case } from './helpers.js';
 
 /** The request meta.ts makes for `command` and `key` with nothing else on the line, changed by `o`. */
 function meta(command: MetaRequest['command'], key: string, o: Partial<MetaRequest> = {}): Request {
@@ -197,5 +202,93 @@ describe('memcached\'s base64', () => {
   it('encodes with padding and no line breaks', () => {
     expect(encodeBase64Key('\x00')).toBe('AA==');
     expect(encodeBase64Key('x'.repeat(100))).not.toMatch(/\n/);
+  });
+});
+
+// ---- properties ------------------------------------------------------------------
+
+const int32 = fc.oneof(fc.constantFrom(0, -1, -(2 ** 31), 2 ** 31 - 1, 60), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }));
+const uint32 = fc.oneof(fc.constantFrom(0, 2 ** 32 - 1), fc.integer({ min: 0, max: 2 ** 32 - 1 }));
+const uint64 = fc.oneof(fc.constantFrom(0n, (1n << 64n) - 1n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }));
+const keyArb = fc.array(fc.integer({ min: 0x21, max: 0x7e }), { minLength: 1, maxLength: 20 }).map((c) => String.fromCharCode(...c));
+const opaqueArb = fc.array(fc.constantFrom(...'abcxyz0189-_/'), { maxLength: 31 }).map((c) => `O${c.join('')}`);
+
+/** Flag tokens a command accepts, each with its argument's arbitrary (flags without one: constant). */
+function flagArbs(command: MetaRequest['command']): Array<fc.Arbitrary<string>> {
+  const bare = (f: string) => fc.constant(f);
+  const common = [bare('q'), bare('k'), opaqueArb, bare('P'), fc.constant('Lroute')];
+  switch (command) {
+    case 'mg': return [...common, ...'vstfchlu'.split('').map(bare), ...['T', 'N', 'R'].map((f) => int32.map((n) => `${f}${n}`))];
+    case 'ms': return [...common, bare('c'), bare('I'), int32.map((n) => `T${n}`), uint32.map((n) => `F${n}`), uint64.map((n) => `C${n}`), fc.constantFrom('ME', 'MA', 'MP', 'MR', 'MS')];
+    case 'md': return [...common, bare('I'), int32.map((n) => `T${n}`), uint64.map((n) => `C${n}`)];
+    default: return [...common, bare('v'), bare('t'), bare('c'), int32.map((n) => `N${n}`), int32.map((n) => `T${n}`), uint64.map((n) => `C${n}`),
+      uint64.map((n) => `J${n}`), uint64.map((n) => `D${n}`), fc.constantFrom('MI', 'M+', 'MD', 'M-')];
+  }
+}
+
+/** What the flags mean, written out independently of meta.ts. */
+function model(command: MetaRequest['command'], key: string, tokens: string[], value: Buffer): Request {
+  const o: Partial<MetaRequest> = { tokens, value };
+  const arg = (f: string) => tokens.find((t) => t[0] === f)?.slice(1);
+  const has = (f: string) => arg(f) !== undefined;
+  o.returnValue = has('v'); o.quiet = has('q'); o.noBump = has('u'); o.invalidate = has('I');
+  o.locked = ['h', 'l', 'N', 'T', 'R'].some(has);
+  if (has('T')) o.ttl = Number(arg('T'));
+  if (has('N')) o.vivifyTtl = Number(arg('N'));
+  if (has('R')) o.recacheTtl = Number(arg('R'));
+  if (has('F')) o.clientFlags = Number(arg('F'));
+  if (has('C')) o.cas = BigInt(arg('C')!);
+  if (has('D')) o.delta = BigInt(arg('D')!);
+  if (has('J')) o.initial = BigInt(arg('J')!);
+  const mode = arg('M');
+  if (command === 'ma') o.incr = mode !== 'D' && mode !== '-';
+  if (command === 'ms') {
+    const storeMode = ({ E: 'add', A: 'append', P: 'prepend', R: 'replace', S: 'set' } as Record<string, StoreMode>)[mode ?? 'S']!;
+    o.storeMode = has('C') && (storeMode === 'set' || storeMode === 'replace') ? 'cas' : storeMode;
+  }
+  return meta(command, key, o);
+}
+
+interface MetaCmd { text: Buffer; expect: Request }
+
+const metaCmdArb: fc.Arbitrary<MetaCmd> = fc.constantFrom<MetaRequest['command']>('mg', 'ms', 'md', 'ma').chain((command) =>
+  fc.record({
+    key: keyArb,
+    flags: fc.shuffledSubarray(flagArbs(command)).chain((arbs) => fc.tuple(...arbs)),
+    value: fc.uint8Array({ maxLength: 30 }).map((u) => Buffer.from(u)),
+    spaces: fc.integer({ min: 1, max: 3 }),
+  }).map(({ key, flags, value, spaces }) => {
+    // One flag per letter: memcached refuses a repeated one.
+    const tokens = flags.filter((t, i) => flags.findIndex((u) => u[0] === t[0]) === i);
+    const gap = ' '.repeat(spaces);
+    const head = [command, key, ...(command === 'ms' ? [String(value.length)] : []), ...tokens].join(gap);
+    const text = Buffer.concat([bytes(`${head}\r\n`), ...(command === 'ms' ? [value, bytes('\r\n')] : [])]);
+    return { text, expect: model(command, key, tokens, command === 'ms' ? value : Buffer.alloc(0)) };
+  }));
+
+const cutsOf = (fractions: number[], n: number): number[] => fractions.map((f) => Math.floor(f * n)).sort((a, b) => a - b);
+const fractionsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 20 });
+
+describe('meta parser properties', () => {
+  it('random valid meta commands, cut anywhere, parse to what their flags say', () => {
+    fc.assert(fc.property(fc.array(metaCmdArb, { minLength: 1, maxLength: 8 }), fractionsArb, (cmds, fractions) => {
+      const input = Buffer.concat(cmds.map((c) => c.text));
+      const { requests, parser } = runChunks(splitAt(input, cutsOf(fractions, input.length)));
+      expect(requests).toEqual(cmds.map((c) => c.expect));
+      expect(parser.bufferedBytes).toBe(0);
+    }), { numRuns: 400 });
+  });
+
+  it('random meta-like lines never throw and parse the same whole or cut', () => {
+    const token = fc.oneof(
+      fc.constantFrom('mg', 'ms', 'md', 'ma', 'mn', 'me', 'mx', 'b', 'q', 'v', 'k', 'T', 'N5', 'C0', 'MZ', 'ME', 'Jx', 'D-1', 'I', '5', '0', '-1', 'Zm9v', 'AA==', '\r'),
+      fc.string({ maxLength: 6 }).map((s) => s.replace(/[ \n]/g, '')),
+    );
+    const line = fc.array(token, { minLength: 1, maxLength: 10 }).map((t) => `${t.join(' ')}\r\n`);
+    fc.assert(fc.property(fc.array(line, { minLength: 1, maxLength: 10 }), fractionsArb, (lines, fractions) => {
+      const input = bytes(lines.join(''));
+      const whole = runChunks([input]).requests;
+      expect(runChunks(splitAt(input, cutsOf(fractions, input.length))).requests).toEqual(whole);
+    }), { numRuns: 400 });
   });
 });
