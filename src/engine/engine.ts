@@ -14,6 +14,12 @@
 // - Memory is charged like memcached's slabs (slabs.ts) against -m; eviction
 //   removes the least recently used item and emits a `del` so that a restart
 //   does not bring it back.
+// - What the meta commands keep per item beyond its fields (memcached's
+//   it_flags: fetched, win token sent, stale, base64 key; and the last access
+//   time) is advisory and memory-only, as in memcached: no effect carries it,
+//   so a restart (or replay) starts every item with it clear. Everything a
+//   client stored (value, flags, expiry, CAS, including md I's new CAS) is in
+//   the effects.
 
 import assert from 'node:assert';
 import { item_flags_overhead_bytes, item_overhead_bytes, exptime_relative_max_s, reclaim_search_max, sweep_items_per_tick_max } from './limits.js';

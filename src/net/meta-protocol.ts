@@ -23,7 +23,7 @@
 
 import { expiresAtFromExptime, type Engine } from '../engine/engine.js';
 import type { DeleteResult, MetaItemView } from '../engine/types.js';
-import { encodeBase64Key, opaque_length_max, opaque_too_long, type MetaRequest } from './meta.js';
+import { encodeBase64Key, isOverlongOpaque, opaque_too_long, type MetaRequest } from './meta.js';
 import type { ReplySink, ServerContext } from './protocol.js';
 
 /** Whether the request may write to the WAL (and so needs admission). */
@@ -105,7 +105,7 @@ function walkGetFlags(r: MetaRequest, item: MetaItemView, created: boolean, now:
       case 'k': walk.text += keyText(item.key, item.keyBinary); break;
     }
   }
-  // Z before W so no reply carries both; a stale item hands out its token once.
+  // memcached's order: Z, X, W. W never comes with Z: a token goes out once until md I re-opens it.
   if (item.tokenSent) walk.text += ' Z';
   if (item.stale) {
     walk.text += ' X';
@@ -250,10 +250,6 @@ function keyText(key: string, binary: boolean): string {
 /** Bytes a key read from a text line cannot hold: its separators. */
 function isTextKey(key: string): boolean {
   return !/[\x00\n ]/.test(key);
-}
-
-function isOverlongOpaque(tok: string): boolean {
-  return tok.charCodeAt(0) === 0x4f && tok.length > opaque_length_max;
 }
 
 /** The expiry a flag sets: T's; N's on an item the request created; undefined for other flags. */

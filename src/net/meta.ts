@@ -32,7 +32,7 @@ import { tokenIs, tokenText, validKeyBytes, type Tokens } from './tokens.js';
 const meta_tokens_max = 20;
 
 /** memcached's MFLAG_MAX_OPAQUE_LENGTH, the 'O' included. */
-export const opaque_length_max = 32;
+const opaque_length_max = 32;
 
 export const opaque_too_long = 'CLIENT_ERROR opaque token too long';
 const bad_token = 'CLIENT_ERROR bad token in command line format';
@@ -127,7 +127,7 @@ function parseKeyed(command: 'mg' | 'md' | 'ma', line: Buffer, t: Tokens, ntoken
   const r = newRequest(command, line, t);
   const { error, mode } = parseFlags(line, t, 2, r);
   if (error !== null) return reply(command === 'mg' ? error : 'CLIENT_ERROR invalid or duplicate flag');
-  if (command === 'md' && hasLongOpaque(r.tokens)) return reply(opaque_too_long);
+  if (command === 'md' && r.tokens.some(isOverlongOpaque)) return reply(opaque_too_long);
   if (command === 'ma') {
     const incr = arithmeticMode(mode);
     if (incr === null) return reply('CLIENT_ERROR invalid mode for ma M token');
@@ -150,7 +150,7 @@ function parseSet(line: Buffer, t: Tokens, ntokens: number, itemSizeMaxBytes: nu
   if (error !== null) return swallow(reply(error));
   const storeMode = setMode(mode, r.cas !== undefined);
   if (storeMode === null) return swallow(reply('CLIENT_ERROR invalid mode for ms M token'));
-  if (hasLongOpaque(r.tokens)) return swallow(reply(opaque_too_long));
+  if (r.tokens.some(isOverlongOpaque)) return swallow(reply(opaque_too_long));
   r.storeMode = storeMode;
   if (itemTotalBytes(r.key.length, length, r.clientFlags) > itemSizeMaxBytes) {
     // memcached's ms unlinks the old item whatever the mode: the classic `set` refusal does that.
@@ -241,8 +241,9 @@ function u64Arg(line: Buffer, at: number, end: number, message: string, fail: (m
   return v;
 }
 
-function hasLongOpaque(tokens: readonly string[]): boolean {
-  return tokens.some((tok) => tok.charCodeAt(0) === 0x4f && tok.length > opaque_length_max);
+/** An opaque token (O...) longer than memcached accepts. */
+export function isOverlongOpaque(tok: string): boolean {
+  return tok.charCodeAt(0) === 0x4f && tok.length > opaque_length_max;
 }
 
 /** ms `M`: E add, A append, P prepend, R replace, S (or none) set; a `C` turns set and replace into cas. */
