@@ -268,6 +268,8 @@ describe('meta-written state survives kill -9', () => {
     expect(await ask('md inv I T600\r\n')).toBe('HD');
     expect(await ask('ms Zm9vIGJhcg0K 1 b\r\nb\r\n')).toBe('HD'); // "foo bar\r\n": a key no text line can carry
     expect(await ask('mg viv N700 s\r\n')).toBe('HD s0 W');
+    expect(await ask('ms idle 1\r\ni\r\n')).toBe('HD');
+    expect(await ask('mg idle h\r\n')).toBe('HD h0');
     const before = await ask('mg flagged c\r\nmg inv c t\r\nmg down t\r\n', 3);
     conn.close();
     await server.kill9();
@@ -286,6 +288,9 @@ describe('meta-written state survives kill -9', () => {
     expect(await ask('mg inv v\r\n', 2)).toBe('VA 3\nold'); // the stale mark is memory-only, as in memcached
     expect(await ask('mg Zm9vIGJhcg0K b v k\r\n', 2)).toBe('VA 1 kZm9vIGJhcg0K b\nb');
     expect(await ask('mg viv s t f\r\n')).toMatch(/^HD s0 t(699|700) f0$/);
+    // Access times are memory-only: a recovered item counts from the restart, not from 1970.
+    // The fetched bit is memory-only too.
+    expect(await ask('mg idle l h\r\nme idle\r\n', 2)).toMatch(/^HD l[0-3] h0\nME idle exp=-1 la=0 cas=\d+ fetch=yes cls=1 size=64$/);
     conn.close();
     expect(await server.stop()).toBe(0);
   });

@@ -172,6 +172,14 @@ describe('times in seconds follow the clock', () => {
     expect(b.reply('mg k t\r\n')).toBe('EN\r\n');
   });
 
+  it('an item recovered from disk (no access time) counts its idle time from the server\'s start', () => {
+    const b = new Bench();
+    b.engine.applyEffect({ kind: 'put', seq: 1, key: 'k', value: Buffer.from('v'), flags: 0, expiresAtMs: 0, cas: 1 });
+    b.now = T0 + 7_000;
+    expect(b.reply('mg k l h\r\n')).toBe('HD l7 h0\r\n');
+    expect(b.reply('me k\r\n')).toBe('ME k exp=-1 la=0 cas=1 fetch=yes cls=1 size=61\r\n');
+  });
+
   it('R wins once the TTL left is below its token, once; md I hands the token out again', () => {
     const b = new Bench();
     b.run('ms k 1 T50\r\na\r\n');
