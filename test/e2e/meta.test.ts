@@ -13,8 +13,10 @@
 // Left out on purpose (deliberate deviations, see meta-protocol.ts and the
 // engine): `ma ... T` on a number that grows longer (memcached applies T to the
 // item it just replaced and so loses it), TTLs of items already expired
-// (memcached prints its own clock's wrap-around), and keys that lost their
-// base64 mark (memcached writes their raw bytes).
+// (memcached prints its own clock's wrap-around), keys that lost their
+// base64 mark (memcached writes their raw bytes), and `l`/`la` seconds after
+// an item's first read (memcached's segmented LRU refreshes the access time
+// only on later reads; we on every read that bumps).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startServer, tempDataDir, type ServerProcess } from './harness.js';
