@@ -357,6 +357,7 @@ export const mclCommands: readonly string[] = Object.keys(commands);
 // ---- main ------------------------------------------------------------------------
 
 export async function mclMain(argv: string[], io: MclIo = processIo()): Promise<number> {
+  if (argv[0] === 'bench') return (await import('./bench/main.js')).runBench(argv.slice(1));
   if (argv.includes('-h') || argv.includes('--help')) {
     io.out(mclUsage);
     return 0;

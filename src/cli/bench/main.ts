@@ -1,0 +1,182 @@
+// `mcl bench`: measures the given servers one after another (original then
+// modern methodology per memcached-protocol server, then redis-benchmark per
+// Redis server), computes the issue's target ratios, and writes
+// DIR/results.json, the SVG plots, and a summary on stdout. Progress goes to
+// stderr.
+//
+// Exit status: 0 all measured without errors; 1 measured, but with errors or
+// a server that failed part-way (results.json says which, in `problems` and
+// the error counts); 2 bad usage; 3 a target did not answer before the run.
+//
+// Invariants: one server is under load at a time; results.json is written
+// even when a server fails part-way (with what was measured); the generator's
+// own event-loop delay and CPU time are recorded, since a saturated generator
+// inflates every latency it measures.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { benchUsage, BenchUsageError, parseBenchArgs, type BenchOptions } from './args.js';
+import { Keyspace, runModern, Written } from './modern.js';
+import { clientKeys, runOriginalPoint } from './original.js';
+import { writeCharts } from './plots.js';
+import { memcachedInfo } from './probe.js';
+import { Progress } from './progress.js';
+import { redisInfo, runRedisBenchmark } from './redis.js';
+import { sections, type BenchResults, type Endpoint, type ModernRun, type OriginalPoint, type ServerInfo } from './results.js';
+import { formatSummary } from './summary.js';
+import { computeTargets } from './targets.js';
+
+export interface BenchIo {
+  stdout: (text: string) => void;
+  stderr: { isTTY?: boolean; write(text: string): unknown };
+}
+
+const methodology = [
+  'original: for each N, N concurrent clients each send their requests one after another, every request on a new TCP connection (connect, send, read the reply, close); latency runs from connect() to the complete reply. Sections: SET of fresh keys, GET of those keys, SET+GET mixed in random order. Keys 10 and values 50 random characters. Half the SETs (at random) carry noreply and are followed on their connection by `version`, whose reply times them: it comes only after the server handled the SET (in memcached-lite, after it is durable).',
+  'modern: CLIENTS persistent connections, each sending batches of DEPTH pipelined requests and the next batch when all replies arrived; each section runs for a fixed duration; latency runs from the batch write to the reply; completed operations are counted per second. SET writes random keys of a fixed keyspace, GET reads random keys this server acknowledged, mixed is half of each.',
+  'redis: redis-benchmark -t set,get -c CLIENTS -d 50 -P DEPTH -r KEYSPACE -n N (its keys are 16 bytes; it reports no p99.9 and no per-second samples).',
+  'throughput counts completed operations (GET misses included, errors not) per second of the run; errors are counted and not timed.',
+];
+
+class Recorder {
+  readonly original: OriginalPoint[] = [];
+  readonly modern: ModernRun[] = [];
+  readonly problems: string[] = [];
+}
+
+function stepCount(o: BenchOptions): number {
+  const perServer = (o.methods.includes('original') ? o.ns.length * sections.length : 0) + (o.methods.includes('modern') ? o.depths.length * sections.length : 0);
+  return o.servers.length * perServer + (o.methods.includes('modern') ? o.redis.length * o.depths.length : 0);
+}
+
+async function measureOriginal(target: Endpoint, o: BenchOptions, progress: Progress, rec: Recorder): Promise<void> {
+  for (const n of o.ns) {
+    const keys = clientKeys(o.seed, n, o.requests);
+    for (const section of sections) {
+      progress.begin(`${target.name}: original ${section.toUpperCase()} N=${n} (${n * o.requests} connections)`, n * o.requests);
+      rec.original.push(await runOriginalPoint({ target, section, keys, seed: o.seed, timeoutMs: o.timeoutMs, onProgress: (d) => progress.update(d) }));
+    }
+  }
+}
+
+async function measureModern(target: Endpoint, o: BenchOptions, keys: Keyspace, progress: Progress, rec: Recorder): Promise<void> {
+  const written = new Written(keys.size);
+  for (const depth of o.depths) {
+    for (const section of sections) {
+      progress.begin(`${target.name}: modern ${section.toUpperCase()} ${o.clients} conns depth ${depth} (${o.durationS} s)`, o.durationS * 1000);
+      rec.modern.push(await runModern({ target, section, clients: o.clients, depth, durationS: o.durationS, keys, written, seed: o.seed, timeoutMs: o.timeoutMs, onProgress: (ms) => progress.update(ms) }));
+    }
+  }
+}
+
+async function measureRedis(target: Endpoint, o: BenchOptions, progress: Progress, rec: Recorder): Promise<void> {
+  for (const depth of o.depths) {
+    progress.begin(`${target.name}: redis-benchmark SET,GET ${o.clients} conns depth ${depth} (${o.redisRequests} requests each)`, 1);
+    rec.modern.push(...await runRedisBenchmark(target, { clients: o.clients, depth, requests: o.redisRequests, keyspace: o.keyspace }));
+  }
+}
+
+/** Runs `measure`; a failure becomes a recorded problem, and the run goes on with the next server. */
+async function guarded(name: string, rec: Recorder, measure: () => Promise<void>): Promise<void> {
+  try {
+    await measure();
+  } catch (err) {
+    rec.problems.push(`${name}: ${(err as Error).message}`);
+  }
+}
+
+async function describeServers(o: BenchOptions): Promise<ServerInfo[]> {
+  const mc = await Promise.all(o.servers.map(async (s) => {
+    try {
+      return { ...s, protocol: 'memcached' as const, ...await memcachedInfo(s.host, s.port, o.timeoutMs) };
+    } catch (err) {
+      throw new Error(`${s.name} (${s.host}:${s.port}) does not answer: ${(err as Error).message}`);
+    }
+  }));
+  const redis = await Promise.all(o.redis.map(async (s) => ({ ...s, protocol: 'redis' as const, ...await redisInfo(s) })));
+  return [...mc, ...redis];
+}
+
+function cpusAllowed(): string | null {
+  try {
+    return /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function machine(): Record<string, unknown> {
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? null,
+    generatorCpus: cpusAllowed(),
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    loadavgStart: os.loadavg()[0]!.toFixed(2),
+  };
+}
+
+async function measureAll(o: BenchOptions, progress: Progress, rec: Recorder): Promise<void> {
+  const keys = o.methods.includes('modern') && o.servers.length > 0 ? new Keyspace(o.seed, o.keyspace) : null;
+  for (const s of o.servers) {
+    if (o.methods.includes('original')) await guarded(s.name, rec, () => measureOriginal(s, o, progress, rec));
+    if (keys) await guarded(s.name, rec, () => measureModern(s, o, keys, progress, rec));
+  }
+  if (o.methods.includes('modern')) for (const s of o.redis) await guarded(s.name, rec, () => measureRedis(s, o, progress, rec));
+  progress.end();
+}
+
+async function bench(o: BenchOptions, io: BenchIo): Promise<number> {
+  let servers: ServerInfo[];
+  try {
+    servers = await describeServers(o);
+  } catch (err) {
+    io.stderr.write(`mcl bench: ${(err as Error).message}\n`);
+    return 3;
+  }
+  mkdirSync(o.outDir, { recursive: true });
+  const startedAt = new Date().toISOString();
+  const host = machine();
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const cpu0 = process.cpuUsage();
+  const rec = new Recorder();
+  await measureAll(o, new Progress(o.progress ? io.stderr : null, stepCount(o)), rec);
+  delay.disable();
+  const cpu = process.cpuUsage(cpu0);
+  const figures = { original: rec.original, modern: rec.modern, servers };
+  const { servers: _s, redis: _r, ...config } = o;
+  const results: BenchResults = {
+    tool: 'mcl bench', schema: 1, startedAt, finishedAt: new Date().toISOString(),
+    config,
+    machine: { ...host, loadavgEnd: os.loadavg()[0]!.toFixed(2) },
+    ...figures,
+    targets: computeTargets(figures, { ours: o.ours, memcached: o.memcached, redis: o.redis[0]?.name ?? null }, o.clients, o.depths),
+    generator: { eventLoopDelayP99Ms: Math.round(delay.percentile(99) / 1e3) / 1e3, eventLoopDelayMaxMs: Math.round(delay.max / 1e3) / 1e3, cpuUserS: cpu.user / 1e6, cpuSystemS: cpu.system / 1e6 },
+    methodology,
+    problems: rec.problems,
+  };
+  writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const files = writeCharts(results, o.outDir);
+  io.stdout(formatSummary(results, ['results.json', ...files].map((f) => join(o.outDir, f))));
+  const errors = [...rec.original, ...rec.modern].reduce((n, p) => n + p.errors, 0);
+  return rec.problems.length > 0 || errors > 0 ? 1 : 0;
+}
+
+const defaultIo: BenchIo = { stdout: (t) => process.stdout.write(t), stderr: process.stderr };
+
+/** Entry point of `mcl bench ARGS`; resolves to the exit status. */
+export async function runBench(argv: string[], io: BenchIo = defaultIo): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (err) {
+    if (!(err instanceof BenchUsageError)) throw err;
+    if (err.message) io.stderr.write(`mcl bench: ${err.message}\n`);
+    io.stderr.write(benchUsage);
+    return err.message ? 2 : 0;
+  }
+  return bench(options, io);
+}
