@@ -99,20 +99,9 @@ MANIFEST="$OUT_DIR/step1-manifest.tsv"
 META="$OUT_DIR/step1-meta.env"
 : >"$MANIFEST"
 
-# ---- process and temp-dir bookkeeping (PIDS, TMPDIRS, cleanup, forget_pid, free_port)
+# ---- process and temp-dir bookkeeping (PIDS, TMPDIRS, cleanup, forget_pid, free_port, wait_port)
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
-
-# wait until 127.0.0.1:$1 accepts connections, as long as PID $2 lives
-wait_port() {
-  local port=$1 pid=$2
-  for _ in $(seq 200); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 
 # memcached text-protocol "stats" of 127.0.0.1:$1 on stdout
 mc_stats() {

@@ -115,7 +115,7 @@ RES="$LOG_DIR/results"        # one JSON (lines) file per kind of measurement
 mkdir -p "$RES"
 META="$LOG_DIR/meta.env"
 
-# ---- process and temp-dir bookkeeping (PIDS, TMPDIRS, cleanup, forget_pid, free_port)
+# ---- process and temp-dir bookkeeping (PIDS, TMPDIRS, cleanup, forget_pid, free_port, private_build)
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 
@@ -140,11 +140,8 @@ mkdir -p "$GEN" "$REDIS_DIR"
 # Run a private copy of the build: others may rebuild dist/ while this runs,
 # and every measurement must use the same code.
 if [[ "$LITE_BIN" == "$ROOT/bin/memcached-lite" ]]; then
-  mkdir -p "$WORK/app"
-  cp -r "$ROOT/bin" "$ROOT/dist" "$ROOT/package.json" "$WORK/app/"
-  ln -s "$ROOT/node_modules" "$WORK/app/node_modules"
-  LITE_BIN="$WORK/app/bin/memcached-lite"
-  DIST_SHA=$(cd "$WORK/app" && find dist -type f -name '*.js' | sort | xargs sha256sum | sha256sum | cut -c1-16)
+  private_build "$ROOT" "$WORK"
+  LITE_BIN="$APP/bin/memcached-lite"
 else
   DIST_SHA=unknown
 fi

@@ -5,15 +5,15 @@
 // unique; every number is a positive integer (duration may be fractional);
 // --ours and --memcached, when given, name a --server.
 
-import type { Endpoint } from './results.js';
+import type { Endpoint, Target } from './results.js';
 
 export class BenchUsageError extends Error {}
 
 export type Method = 'original' | 'modern';
 
 export interface BenchOptions {
-  servers: Endpoint[];
-  redis: Endpoint[];
+  /** In command-line order, which is the order they are measured in. */
+  targets: Target[];
   outDir: string;
   quick: boolean;
   methods: Method[];
@@ -34,12 +34,14 @@ export interface BenchOptions {
   ours: string;
   /** Stock memcached for the target ratios (default: a server named "memcached"). */
   memcached: string | null;
+  /** Free text recorded in results.json (e.g. which build was measured). */
+  notes: string[];
 }
 
 export const benchUsage = `Usage: mcl bench --server [NAME=]HOST:PORT [--server ...] [--redis [NAME=]HOST:PORT]
                  --out DIR [--quick] [options]
 
-Measures memcached-protocol servers in turn, one after the other, with two
+Measures the servers one after another, in command-line order, with two
 methodologies, and writes DIR/results.json and SVG plots into DIR.
 
   original  N concurrent clients (--ns), each sending --requests requests per
@@ -62,6 +64,7 @@ Targets:
 Output:
   --out DIR                   results.json and *.svg go here (created)
   --no-progress               no progress bar on stderr
+  --note TEXT                 recorded in results.json (repeatable)
 
 Load (defaults; --quick defaults in brackets):
   --methods LIST              original,modern
@@ -122,11 +125,11 @@ function methods(value: string, option: string): Method[] {
 const valued_options = new Set(['out', 'methods', 'ns', 'requests', 'clients', 'depths', 'duration', 'keyspace', 'redis-requests', 'seed', 'timeout', 'ours', 'memcached']);
 const aliases: Record<string, string> = { depth: 'depths' };
 
-interface Raw { values: Map<string, string>; server: string[]; redis: string[]; flags: Set<string> }
+interface Raw { values: Map<string, string>; targets: Target[]; notes: string[]; flags: Set<string> }
 
 /** Splits argv into repeatable targets, single-valued options (--opt V or --opt=V; the last wins) and flags. */
 function collect(argv: string[]): Raw {
-  const raw: Raw = { values: new Map(), server: [], redis: [], flags: new Set() };
+  const raw: Raw = { values: new Map(), targets: [], notes: [], flags: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '-h' || arg === '--help' || arg === '--quick' || arg === '--no-progress') {
@@ -136,12 +139,13 @@ function collect(argv: string[]): Raw {
     const eq = arg.indexOf('=');
     const given = arg.slice(2, eq >= 0 ? eq : undefined);
     const name = aliases[given] ?? given;
-    if (!arg.startsWith('--') || !(name === 'server' || name === 'redis' || valued_options.has(name))) {
+    if (!arg.startsWith('--') || !(name === 'server' || name === 'redis' || name === 'note' || valued_options.has(name))) {
       throw new BenchUsageError(`unknown argument '${arg}'`);
     }
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new BenchUsageError(`--${given} needs a value`);
-    if (name === 'server' || name === 'redis') raw[name].push(value);
+    if (name === 'note') raw.notes.push(value);
+    else if (name === 'server' || name === 'redis') raw.targets.push({ ...parseEndpoint(value, `--${name}`), protocol: name === 'server' ? 'memcached' : 'redis' });
     else raw.values.set(name, value);
   }
   return raw;
@@ -157,12 +161,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     const value = raw.values.get(name);
     return value === undefined ? fallback : parse(value, `--${name}`);
   };
-  const servers = raw.server.map((s) => parseEndpoint(s, '--server'));
-  const redis = raw.redis.map((s) => parseEndpoint(s, '--redis'));
-  if (servers.length + redis.length === 0) throw new BenchUsageError('give at least one --server (or --redis)');
+  const targets = raw.targets;
+  const servers = targets.filter((t) => t.protocol === 'memcached');
+  if (targets.length === 0) throw new BenchUsageError('give at least one --server (or --redis)');
   const outDir = raw.values.get('out');
   if (!outDir) throw new BenchUsageError('--out DIR is required');
-  const names = [...servers, ...redis].map((e) => e.name);
+  const names = targets.map((e) => e.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new BenchUsageError(`two targets are named '${dup}' (name them: --server NAME=HOST:PORT)`);
   const serverNamed = (value: string, option: string): string => {
@@ -170,7 +174,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     return value;
   };
   return {
-    servers, redis, outDir, quick,
+    targets, outDir, quick,
     methods: get('methods', methods, ['original', 'modern']),
     ns: get('ns', positiveIntList, d.ns),
     requests: get('requests', positiveInt, d.requests),
@@ -184,5 +188,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     progress: !raw.flags.has('no-progress'),
     ours: get('ours', serverNamed, servers[0]?.name ?? ''),
     memcached: get<string | null>('memcached', serverNamed, servers.some((s) => s.name === 'memcached') ? 'memcached' : null),
+    notes: raw.notes,
   };
 }

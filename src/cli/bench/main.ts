@@ -1,6 +1,6 @@
-// `mcl bench`: measures the given servers one after another (original then
-// modern methodology per memcached-protocol server, then redis-benchmark per
-// Redis server), computes the issue's target ratios, and writes
+// `mcl bench`: measures the given servers one after another, in command-line
+// order (original then modern methodology for a memcached-protocol server,
+// redis-benchmark for a Redis server), computes the issue's target ratios, and writes
 // DIR/results.json, the SVG plots, and a summary on stdout. Progress goes to
 // stderr.
 //
@@ -24,7 +24,7 @@ import { writeCharts } from './plots.js';
 import { memcachedInfo } from './probe.js';
 import { Progress } from './progress.js';
 import { redisInfo, runRedisBenchmark } from './redis.js';
-import { sections, type BenchResults, type Endpoint, type ModernRun, type OriginalPoint, type ServerInfo } from './results.js';
+import { sections, type BenchResults, type Endpoint, type ModernRun, type OriginalPoint, type ServerInfo, type Target } from './results.js';
 import { formatSummary } from './summary.js';
 import { computeTargets } from './targets.js';
 
@@ -48,7 +48,8 @@ class Recorder {
 
 function stepCount(o: BenchOptions): number {
   const perServer = (o.methods.includes('original') ? o.ns.length * sections.length : 0) + (o.methods.includes('modern') ? o.depths.length * sections.length : 0);
-  return o.servers.length * perServer + (o.methods.includes('modern') ? o.redis.length * o.depths.length : 0);
+  const perRedis = o.methods.includes('modern') ? o.depths.length : 0;
+  return o.targets.reduce((n, t) => n + (t.protocol === 'redis' ? perRedis : perServer), 0);
 }
 
 async function measureOriginal(target: Endpoint, o: BenchOptions, progress: Progress, rec: Recorder): Promise<void> {
@@ -87,16 +88,13 @@ async function guarded(name: string, rec: Recorder, measure: () => Promise<void>
   }
 }
 
-async function describeServers(o: BenchOptions): Promise<ServerInfo[]> {
-  const mc = await Promise.all(o.servers.map(async (s) => {
-    try {
-      return { ...s, protocol: 'memcached' as const, ...await memcachedInfo(s.host, s.port, o.timeoutMs) };
-    } catch (err) {
-      throw new Error(`${s.name} (${s.host}:${s.port}) does not answer: ${(err as Error).message}`);
-    }
-  }));
-  const redis = await Promise.all(o.redis.map(async (s) => ({ ...s, protocol: 'redis' as const, ...await redisInfo(s) })));
-  return [...mc, ...redis];
+async function describe(t: Target, timeoutMs: number): Promise<ServerInfo> {
+  if (t.protocol === 'redis') return { ...t, ...await redisInfo(t) };
+  try {
+    return { ...t, ...await memcachedInfo(t.host, t.port, timeoutMs) };
+  } catch (err) {
+    throw new Error(`${t.name} (${t.host}:${t.port}) does not answer: ${(err as Error).message}`);
+  }
 }
 
 function cpusAllowed(): string | null {
@@ -119,19 +117,23 @@ function machine(): Record<string, unknown> {
 }
 
 async function measureAll(o: BenchOptions, progress: Progress, rec: Recorder): Promise<void> {
-  const keys = o.methods.includes('modern') && o.servers.length > 0 ? new Keyspace(o.seed, o.keyspace) : null;
-  for (const s of o.servers) {
-    if (o.methods.includes('original')) await guarded(s.name, rec, () => measureOriginal(s, o, progress, rec));
-    if (keys) await guarded(s.name, rec, () => measureModern(s, o, keys, progress, rec));
+  const modern = o.methods.includes('modern');
+  const keys = modern && o.targets.some((t) => t.protocol === 'memcached') ? new Keyspace(o.seed, o.keyspace) : null;
+  for (const t of o.targets) {
+    if (t.protocol === 'redis') {
+      if (modern) await guarded(t.name, rec, () => measureRedis(t, o, progress, rec));
+      continue;
+    }
+    if (o.methods.includes('original')) await guarded(t.name, rec, () => measureOriginal(t, o, progress, rec));
+    if (keys) await guarded(t.name, rec, () => measureModern(t, o, keys, progress, rec));
   }
-  if (o.methods.includes('modern')) for (const s of o.redis) await guarded(s.name, rec, () => measureRedis(s, o, progress, rec));
   progress.end();
 }
 
 async function bench(o: BenchOptions, io: BenchIo): Promise<number> {
   let servers: ServerInfo[];
   try {
-    servers = await describeServers(o);
+    servers = await Promise.all(o.targets.map((t) => describe(t, o.timeoutMs)));
   } catch (err) {
     io.stderr.write(`mcl bench: ${(err as Error).message}\n`);
     return 3;
@@ -147,15 +149,16 @@ async function bench(o: BenchOptions, io: BenchIo): Promise<number> {
   delay.disable();
   const cpu = process.cpuUsage(cpu0);
   const figures = { original: rec.original, modern: rec.modern, servers };
-  const { servers: _s, redis: _r, ...config } = o;
+  const { targets: _t, notes, ...config } = o;
   const results: BenchResults = {
     tool: 'mcl bench', schema: 1, startedAt, finishedAt: new Date().toISOString(),
     config,
     machine: { ...host, loadavgEnd: os.loadavg()[0]!.toFixed(2) },
     ...figures,
-    targets: computeTargets(figures, { ours: o.ours, memcached: o.memcached, redis: o.redis[0]?.name ?? null }, o.clients, o.depths),
+    targets: computeTargets(figures, { ours: o.ours, memcached: o.memcached, redis: o.targets.find((t) => t.protocol === 'redis')?.name ?? null }, o.clients, o.depths),
     generator: { eventLoopDelayP99Ms: Math.round(delay.percentile(99) / 1e3) / 1e3, eventLoopDelayMaxMs: Math.round(delay.max / 1e3) / 1e3, cpuUserS: cpu.user / 1e6, cpuSystemS: cpu.system / 1e6 },
     methodology,
+    notes,
     problems: rec.problems,
   };
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

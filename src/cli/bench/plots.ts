@@ -91,8 +91,9 @@ function timelineChart(r: BenchResults, depth: number, runs: ModernRun[]): Chart
   const names = r.servers.map((s) => s.name).filter((n) => timed.some((m) => m.server === n));
   const series: LineSeries[] = names.map((name) => ({
     name, color: col[name]!,
+    // NaN between sections: each section is its own line
     points: sections.flatMap((section) => timed.filter((m) => m.server === name && m.section === section)
-      .flatMap((m) => m.perSecond.map((ops, i) => ({ x: offsets.get(section)! + i + 1, y: ops })))),
+      .flatMap((m) => [...m.perSecond.map((ops, i) => ({ x: offsets.get(section)! + i + 1, y: ops })), { x: 0, y: NaN }])),
   }));
   const markers = sections.filter((s) => timed.some((m) => m.section === s)).map((s) => ({ x: offsets.get(s)! + 0.5, label: sectionLabel[s] }));
   const how = `Modern, depth ${depth}: completed operations in each second of the SET, GET and mixed runs (runs of different servers are aligned, not simultaneous).`;

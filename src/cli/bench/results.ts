@@ -18,9 +18,12 @@ export interface Endpoint {
   port: number;
 }
 
-export interface ServerInfo extends Endpoint {
-  /** 'memcached': measured by mcl bench itself; 'redis': by redis-benchmark. */
+/** A server to measure: 'memcached' by mcl bench itself, 'redis' by redis-benchmark. */
+export interface Target extends Endpoint {
   protocol: 'memcached' | 'redis';
+}
+
+export interface ServerInfo extends Target {
   version: string | null;
   /** What the server reports about durability (fsync mode, appendfsync), or null if it says nothing. */
   durability: string | null;
@@ -90,6 +93,8 @@ export interface BenchResults {
   /** The load generator's own health: a busy generator inflates every latency it measures. */
   generator: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuUserS: number; cpuSystemS: number };
   methodology: string[];
+  /** --note texts (e.g. the build measured). */
+  notes: string[];
   /** Servers that failed part-way (what they had measured is kept). */
   problems: string[];
 }

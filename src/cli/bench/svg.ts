@@ -8,7 +8,8 @@
 // Invariants: the output is one well-formed standalone <svg> document; every
 // text from the caller is XML-escaped; every series appears in the legend and
 // draws one <polyline> (line chart) or one <rect class="bar"> per value (bar
-// chart), so tests and readers can find it; the y axis starts at 0.
+// chart), so tests and readers can find it (a line broken by NaN gaps draws
+// one <polyline> per unbroken run); the y axis starts at 0.
 
 export const esc = (s: string | number): string =>
   String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -37,8 +38,26 @@ interface Frame {
   yLabel: string;
 }
 
-const W = 900, H = 560;
-const M = { left: 80, right: 210, top: 70, bottom: 110 };
+const W = 900, H = 580;
+const M = { left: 80, right: 210, top: 70, bottom: 130 };
+const footer_chars_per_line = 150;
+const footer_lines_max = 5;
+
+/** Breaks footer sentences into lines that fit the width (by words). */
+export function wrap(texts: string[], width: number): string[] {
+  const lines: string[] = [];
+  for (const text of texts) {
+    let line = '';
+    for (const word of text.split(' ')) {
+      if (line && line.length + 1 + word.length > width) {
+        lines.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    if (line) lines.push(line);
+  }
+  return lines;
+}
 const PW = W - M.left - M.right, PH = H - M.top - M.bottom;
 
 function attrs(a: Record<string, string | number>): string {
@@ -64,7 +83,8 @@ function frame(f: Frame, yMax: number): { parts: string[]; y: (v: number) => num
     parts.push(el('text', { x: M.left - 8, y: y(v) + 4, 'text-anchor': 'end', fill: '#555' }, esc(shortNumber(v))));
   }
   parts.push(el('text', { transform: `translate(18 ${M.top + PH / 2}) rotate(-90)`, 'text-anchor': 'middle', fill: '#333' }, esc(f.yLabel)));
-  (f.footer ?? []).forEach((t, i) => parts.push(el('text', { x: 18, y: H - 44 + i * 13, 'font-size': 10, fill: '#666' }, esc(t))));
+  const foot = wrap(f.footer ?? [], footer_chars_per_line).slice(0, footer_lines_max);
+  foot.forEach((t, i) => parts.push(el('text', { x: 18, y: H - 8 - (foot.length - 1 - i) * 13, 'font-size': 10, fill: '#666' }, esc(t))));
   return { parts, y };
 }
 
@@ -83,7 +103,18 @@ const close = (parts: string[]): string => `${parts.join('\n')}\n</svg>\n`;
 export interface LineSeries {
   name: string;
   color: string;
+  /** A point with y NaN breaks the line there (the series goes on after it). */
   points: Array<{ x: number; y: number }>;
+}
+
+/** The runs of points between NaN breaks. */
+function segments(points: Array<{ x: number; y: number }>): Array<Array<{ x: number; y: number }>> {
+  const out: Array<Array<{ x: number; y: number }>> = [[]];
+  for (const p of points) {
+    if (Number.isNaN(p.y)) out.push([]);
+    else out[out.length - 1]!.push(p);
+  }
+  return out.filter((s) => s.length > 0);
 }
 
 export interface LineChart extends Frame {
@@ -98,14 +129,16 @@ export interface LineChart extends Frame {
 }
 
 export function lineChart(c: LineChart): string {
-  const xs = c.series.flatMap((s) => s.points.map((p) => p.x)).concat((c.markers ?? []).map((m) => m.x));
+  const drawn = c.series.map((s) => ({ ...s, segments: segments(s.points) }));
+  const dataXs = drawn.flatMap((s) => s.segments.flat().map((p) => p.x));
+  const xs = dataXs.concat((c.markers ?? []).map((m) => m.x));
   const xMin = xs.length > 0 ? Math.min(...xs) : 0;
   const xMax = Math.max(xMin + 1, ...xs);
-  const yMax = niceMax(Math.max(0, ...c.series.flatMap((s) => s.points.map((p) => p.y))) * 1.08);
+  const yMax = niceMax(Math.max(0, ...drawn.flatMap((s) => s.segments.flat().map((p) => p.y))) * 1.08);
   const { parts, y } = frame(c, yMax);
   const x = (v: number): number => M.left + ((v - xMin) / (xMax - xMin)) * PW;
   const fmt = c.format ?? shortNumber;
-  const distinct = [...new Set(xs)].sort((a, b) => a - b);
+  const distinct = [...new Set(dataXs)].sort((a, b) => a - b);
   const ticks = c.xTicks ?? (distinct.length <= 12 ? distinct : distinct.filter((_, i) => i % Math.ceil(distinct.length / 12) === 0));
   for (const t of ticks) parts.push(el('text', { x: x(t), y: M.top + PH + 18, 'text-anchor': 'middle', fill: '#555' }, esc(shortNumber(t))));
   parts.push(el('text', { x: M.left + PW / 2, y: M.top + PH + 40, 'text-anchor': 'middle', fill: '#333' }, esc(c.xLabel)));
@@ -113,10 +146,12 @@ export function lineChart(c: LineChart): string {
     parts.push(el('line', { x1: x(m.x), y1: M.top, x2: x(m.x), y2: M.top + PH, stroke: '#999', 'stroke-dasharray': '4 4' }));
     parts.push(el('text', { x: x(m.x) + 4, y: M.top + 12, fill: '#555' }, esc(m.label)));
   }
-  for (const s of c.series) {
-    const pts = s.points.map((p) => `${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
-    parts.push(el('polyline', { class: 'series', 'data-series': s.name, points: pts, fill: 'none', stroke: s.color, 'stroke-width': 2 }));
-    for (const p of s.points) {
+  for (const s of drawn) {
+    for (const seg of s.segments) {
+      const pts = seg.map((p) => `${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
+      parts.push(el('polyline', { class: 'series', 'data-series': s.name, points: pts, fill: 'none', stroke: s.color, 'stroke-width': 2 }));
+    }
+    for (const p of s.segments.flat()) {
       parts.push(el('circle', { cx: x(p.x).toFixed(1), cy: y(p.y).toFixed(1), r: 3, fill: s.color }, el('title', {}, esc(`${s.name}: ${fmt(p.y)} at ${shortNumber(p.x)}`))));
     }
   }
