@@ -107,7 +107,7 @@ function cpusAllowed(): string | null {
 
 function machine(): Record<string, unknown> {
   return {
-    nproc: os.availableParallelism(),
+    nproc: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? null,
     generatorCpus: cpusAllowed(),
     platform: `${os.type()} ${os.release()} ${os.arch()}`,

@@ -17,6 +17,7 @@
 
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { cpuMeter } from './cpu.js';
 import { Histogram } from './histogram.js';
 import { ReplyReader, type Outcome } from './replies.js';
 import { sections, type Endpoint, type ModernRun, type Section } from './results.js';
@@ -204,11 +205,13 @@ export async function runModern(spec: RunSpec): Promise<ModernRun> {
   const shared: Shared = { section: spec.section, depth: spec.depth, keys: spec.keys, written: spec.written, rec, timeoutMs: spec.timeoutMs };
   const base = spec.seed * 65_537 + sections.indexOf(spec.section) * 1_009 + spec.depth;
   const conns = await openAll(spec, shared, base);
+  const cpu = cpuMeter();
   rec.start = performance.now();
   rec.deadline = rec.start + spec.durationS * 1000;
   const ticker = setInterval(() => spec.onProgress?.(performance.now() - rec.start), 200);
   for (const c of conns) c.sendBatch();
   await Promise.all(conns.map((c) => c.done));
+  const generatorCpuPct = cpu();
   clearInterval(ticker);
   return {
     server: spec.target.name,
@@ -220,6 +223,7 @@ export async function runModern(spec: RunSpec): Promise<ModernRun> {
     ok: rec.ok,
     misses: rec.misses,
     errors: rec.errors,
+    generatorCpuPct,
     throughputOpsPerS: Math.round((rec.ok + rec.misses) / spec.durationS),
     latency: rec.latency.summary(),
     perSecond: rec.perSecond,

@@ -26,6 +26,7 @@
 
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { cpuMeter } from './cpu.js';
 import { Histogram } from './histogram.js';
 import { ReplyReader, type Expect, type Outcome } from './replies.js';
 import { sections, type Endpoint, type OriginalPoint, type Section } from './results.js';
@@ -124,6 +125,7 @@ export async function runOriginalPoint(spec: PointSpec): Promise<OriginalPoint> 
   const rec = new PointRecorder();
   const sectionIndex = sections.indexOf(spec.section);
   const plans = spec.keys.map((keys, i) => plan(spec.section, keys, makeRng(spec.seed * 7919 + i * 31 + sectionIndex)));
+  const cpu = cpuMeter();
   const t0 = performance.now();
   await Promise.all(plans.map(async (shots) => {
     for (const shot of shots) {
@@ -144,6 +146,7 @@ export async function runOriginalPoint(spec: PointSpec): Promise<OriginalPoint> 
     ok: rec.ok,
     misses: rec.misses,
     errors: rec.errors,
+    generatorCpuPct: cpu(),
     noreplySets: rec.noreplySets,
     elapsedMs: Math.round(elapsedMs),
     throughputOpsPerS: Math.round(((rec.ok + rec.misses) / elapsedMs) * 1000),

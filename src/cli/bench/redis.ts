@@ -73,7 +73,7 @@ export function parseRedisCsv(csv: string, server: string, load: RedisLoad): Mod
       server, tool: 'redis-benchmark', section: r[0] === 'SET' ? 'set' : 'get',
       clients: load.clients, depth: load.depth,
       durationS: rps > 0 ? Math.round((load.requests / rps) * 1000) / 1000 : 0,
-      ok: load.requests, misses: 0, errors: 0,
+      ok: load.requests, misses: 0, errors: 0, generatorCpuPct: null,
       throughputOpsPerS: Math.round(rps),
       latency: {
         count: load.requests,

@@ -33,6 +33,8 @@ export interface Counts {
   ok: number;
   misses: number;
   errors: number;
+  /** The generator's CPU time over the wall time of the measurement (cpu.ts); null for redis-benchmark. */
+  generatorCpuPct: number | null;
 }
 
 /** One point of the original methodology: N clients, one connection per request. */
