@@ -130,6 +130,38 @@ async function measureAll(o: BenchOptions, progress: Progress, rec: Recorder): P
   progress.end();
 }
 
+/** Watches the generator's event loop and CPU time; the returned function stops and reports. */
+function watchGenerator(): () => BenchResults['generator'] {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const cpu0 = process.cpuUsage();
+  return () => {
+    delay.disable();
+    const cpu = process.cpuUsage(cpu0);
+    const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
+    return { eventLoopDelayP99Ms: ms(delay.percentile(99)), eventLoopDelayMaxMs: ms(delay.max), cpuUserS: cpu.user / 1e6, cpuSystemS: cpu.system / 1e6 };
+  };
+}
+
+type Run = Pick<BenchResults, 'startedAt' | 'machine' | 'servers' | 'generator'>;
+
+function assemble(o: BenchOptions, rec: Recorder, run: Run): BenchResults {
+  const { targets, notes, ...config } = o;
+  const figures = { original: rec.original, modern: rec.modern, servers: run.servers };
+  const roles = { ours: o.ours, memcached: o.memcached, redis: targets.find((t) => t.protocol === 'redis')?.name ?? null };
+  return {
+    tool: 'mcl bench', schema: 1, startedAt: run.startedAt, finishedAt: new Date().toISOString(),
+    config,
+    machine: { ...run.machine, loadavgEnd: os.loadavg()[0]!.toFixed(2) },
+    ...figures,
+    targets: computeTargets(figures, roles, o.clients, o.depths),
+    generator: run.generator,
+    methodology,
+    notes,
+    problems: rec.problems,
+  };
+}
+
 async function bench(o: BenchOptions, io: BenchIo): Promise<number> {
   let servers: ServerInfo[];
   try {
@@ -139,28 +171,11 @@ async function bench(o: BenchOptions, io: BenchIo): Promise<number> {
     return 3;
   }
   mkdirSync(o.outDir, { recursive: true });
-  const startedAt = new Date().toISOString();
-  const host = machine();
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
-  const cpu0 = process.cpuUsage();
+  const started = { startedAt: new Date().toISOString(), machine: machine() };
+  const stopWatching = watchGenerator();
   const rec = new Recorder();
   await measureAll(o, new Progress(o.progress ? io.stderr : null, stepCount(o)), rec);
-  delay.disable();
-  const cpu = process.cpuUsage(cpu0);
-  const figures = { original: rec.original, modern: rec.modern, servers };
-  const { targets: _t, notes, ...config } = o;
-  const results: BenchResults = {
-    tool: 'mcl bench', schema: 1, startedAt, finishedAt: new Date().toISOString(),
-    config,
-    machine: { ...host, loadavgEnd: os.loadavg()[0]!.toFixed(2) },
-    ...figures,
-    targets: computeTargets(figures, { ours: o.ours, memcached: o.memcached, redis: o.targets.find((t) => t.protocol === 'redis')?.name ?? null }, o.clients, o.depths),
-    generator: { eventLoopDelayP99Ms: Math.round(delay.percentile(99) / 1e3) / 1e3, eventLoopDelayMaxMs: Math.round(delay.max / 1e3) / 1e3, cpuUserS: cpu.user / 1e6, cpuSystemS: cpu.system / 1e6 },
-    methodology,
-    notes,
-    problems: rec.problems,
-  };
+  const results = assemble(o, rec, { ...started, servers, generator: stopWatching() });
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const files = writeCharts(results, o.outDir);
   io.stdout(formatSummary(results, ['results.json', ...files].map((f) => join(o.outDir, f))));

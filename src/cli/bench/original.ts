@@ -54,7 +54,7 @@ export function connectionPerRequest(target: Endpoint, payload: Buffer, expect: 
     };
     const reader = new ReplyReader(finish);
     reader.expect(expect);
-    socket.setNoDelay(true);
+    // no setNoDelay: the request is one write, and Nagle never holds a first segment
     socket.setTimeout(timeoutMs, () => finish('error'));
     socket.on('data', (chunk: Buffer) => reader.feed(chunk));
     socket.on('error', () => finish('error'));
