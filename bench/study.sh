@@ -3,8 +3,8 @@
 # each fsync mode against stock memcached and Redis appendfsync always, in ONE
 # `mcl bench` run, with the issue's target ratios.
 #
-#   npm run build && npm run bench             # full run, about 8 minutes
-#   QUICK=1 npm run bench                      # smoke run, about a minute
+#   npm run build && npm run bench             # full run, about 8 to 10 minutes
+#   QUICK=1 npm run bench                      # smoke run, under a minute
 #   DOCS=1 npm run bench                       # also copy the README's SVGs into docs/
 #   npm run bench -- --ns 100,400 --duration 5 # extra arguments go to mcl bench
 #

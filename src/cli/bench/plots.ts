@@ -8,8 +8,8 @@
 //   modern-timeline-d<D>.svg     completed operations per second through the
 //                                SET, GET and mixed runs, one line per server
 //
-// Invariants: a server keeps one colour in every file (its order in
-// results.servers); a chart is written only when it has data.
+// Invariants: a server keeps one colour in every file (the --ours server
+// first, then results.servers order); a chart is written only when it has data.
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,8 +22,11 @@ type Chart = { file: string; svg: string };
 
 const ms = (v: number): string => `${v} ms`;
 
+/** Server -> colour: the --ours server first (blue, as in bench/plot.mjs), then the others in order. */
 function colors(r: BenchResults): Record<string, string> {
-  return Object.fromEntries(r.servers.map((s, i) => [s.name, palette[i % palette.length]!]));
+  const names = r.servers.map((s) => s.name);
+  const ours = names.filter((n) => n === r.config.ours);
+  return Object.fromEntries([...ours, ...names.filter((n) => n !== r.config.ours)].map((n, i) => [n, palette[i % palette.length]!]));
 }
 
 function footer(r: BenchResults, how: string): string[] {

@@ -29,7 +29,7 @@ export function niceMax(v: number): number {
   return 10 * p;
 }
 
-export const palette = ['#2b6cb0', '#38a169', '#d69e2e', '#8a94a6', '#c53030', '#805ad5', '#dd6b20', '#319795'];
+export const palette = ['#2b6cb0', '#8a94a6', '#c53030', '#38a169', '#d69e2e', '#805ad5', '#dd6b20', '#319795'];
 
 interface Frame {
   title: string;

@@ -136,4 +136,15 @@ describe('charts from a results file', () => {
     expect(count(timeline, /<polyline class="series" data-series="lite"/g)).toBe(3);
     expect(timeline).not.toContain('data-series="redis"');
   });
+
+  it('gives the --ours server the first colour and keeps every colour the same across files', () => {
+    const stroke = (svg: string, name: string): string | undefined => new RegExp(`data-series="${name}" points="[^"]*" fill="none" stroke="(#\\w+)"`).exec(svg)?.[1];
+    const ours = charts({ ...results, config: { ...results.config, ours: 'memcached' } });
+    for (const c of ours.filter((x) => x.file.startsWith('original-'))) {
+      expect(stroke(c.svg, 'memcached'), c.file).toBe('#2b6cb0');
+      expect(stroke(c.svg, 'lite'), c.file).toBe('#8a94a6');
+    }
+    const plain = charts(results).find((c) => c.file === 'original-set-avg.svg')!.svg;
+    expect(stroke(plain, 'lite')).toBe('#2b6cb0');
+  });
 });
