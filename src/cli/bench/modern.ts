@@ -118,10 +118,11 @@ class PipelinedConnection {
 
   constructor(private readonly socket: Socket, private readonly shared: Shared, private readonly rng: Rng) {
     this.reader = new ReplyReader((outcome) => this.onReply(outcome));
-    socket.setTimeout(shared.timeoutMs, () => this.fail());
-    socket.on('data', (chunk: Buffer) => this.reader.feed(chunk));
-    socket.on('error', () => this.fail());
-    socket.on('close', () => this.fail());
+    const fail = (): void => this.fail();
+    socket.setTimeout(shared.timeoutMs, fail);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', fail);
+    socket.on('close', fail);
   }
 
   static open(target: Endpoint, shared: Shared, rng: Rng): Promise<PipelinedConnection> {
@@ -151,19 +152,31 @@ class PipelinedConnection {
     this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
   }
 
-  private onReply(outcome: Outcome): void {
-    const op = this.batch[this.replied++];
-    this.shared.rec.reply(outcome, this.batchStart, performance.now());
-    if (op !== undefined && op >= 0 && outcome === 'ok') this.shared.written.mark(op);
-    if (this.replied < this.batch.length) return;
+  /**
+   * Reads a chunk; the next batch goes out only after the whole chunk is read,
+   * so a reply line beyond the batch in the same read is caught as unexpected
+   * instead of being taken for a reply to the next batch.
+   */
+  private receive(chunk: Buffer): void {
+    this.reader.feed(chunk);
+    if (this.finished || this.replied < this.batch.length) return;
     if (this.shared.rec.running) this.sendBatch();
     else this.finish();
   }
 
-  /** The connection broke or stalled: its unanswered requests are errors. */
-  private fail(): void {
+  private onReply(outcome: Outcome): void {
     if (this.finished) return;
-    if (this.shared.rec.running) this.shared.rec.errors += this.batch.length - this.replied;
+    // a line nothing asked for: replies no longer match requests on this connection
+    if (outcome === 'unexpected') return this.fail(1);
+    const op = this.batch[this.replied++];
+    this.shared.rec.reply(outcome, this.batchStart, performance.now());
+    if (op !== undefined && op >= 0 && outcome === 'ok') this.shared.written.mark(op);
+  }
+
+  /** The connection broke, stalled or desynchronised: its unanswered requests (and `extra`) are errors. */
+  private fail(extra = 0): void {
+    if (this.finished) return;
+    if (this.shared.rec.running) this.shared.rec.errors += this.batch.length - this.replied + extra;
     this.finish();
   }
 
