@@ -61,6 +61,9 @@ Meta commands (FLAGs as in memcached's protocol.txt, e.g. v f t c T60 q Oid b):
   mn                             on every server
   me KEY [b]
 
+Benchmark study: mcl bench --server [NAME=]HOST:PORT... --out DIR [--quick]
+(mcl bench --help for its options).
+
 Exit codes: 0 done, 1 miss or refusal, 2 usage, 3 connection or server error.
 `;
 
