@@ -19,7 +19,7 @@ import { item_flags_overhead_bytes, item_overhead_bytes, exptime_relative_max_s,
 import { safeStrtoull, u64_max } from './cnumbers.js';
 import { ItemTable } from './table.js';
 import { chargedBytesFor, newSlabClassStats, pagesNeeded, slabClassFor, slabClasses, type SlabClass, type SlabClassStats } from './slabs.js';
-import type { DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, ItemScan, ItemView, ItemVisitor, StoreMode, StoreResult, TouchResult } from './types.js';
+import type { DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, ItemMeta, ItemScan, ItemView, ItemVisitor, StoreMode, StoreResult, TouchResult } from './types.js';
 
 export type EffectSink = (effect: Effect) => void;
 
@@ -376,6 +376,23 @@ export class Engine {
       }
     } finally {
       walk.close();
+    }
+  }
+
+  /**
+   * The live items' metadata, least recently used first (lru_crawler
+   * metadump). Reads only: nothing is unlinked, counted or logged. A delayed
+   * flush_all whose time has come hides everything, as it will at the next tick.
+   */
+  itemMetadata(nowMs: number, visit: (item: ItemMeta) => void): void {
+    if (this.pendingFlushAtMs !== 0 && this.pendingFlushAtMs <= nowMs) return;
+    const t = this.table;
+    for (let slot = t.head; slot !== none; slot = t.next(slot)) {
+      if (this.isExpired(slot, nowMs)) continue;
+      visit({
+        key: t.keyOf(slot), expiresAtMs: t.expiresAtMs(slot), lastAccessMs: t.lastAccessMs(slot), cas: t.cas(slot),
+        fetched: t.fetched(slot) !== 0, slabClass: t.slabClass(slot), totalBytes: this.totalOf(slot),
+      });
     }
   }
 

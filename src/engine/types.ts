@@ -29,6 +29,20 @@ export type ItemVisitor = (
   keyBytes: Buffer, keyStart: number, keyEnd: number, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number,
 ) => void;
 
+/** What `lru_crawler metadump` shows of a live item. */
+export interface ItemMeta {
+  key: string;
+  /** Absolute expiry in ms since the epoch; 0 = never. */
+  expiresAtMs: number;
+  lastAccessMs: number;
+  cas: number;
+  /** Read since it was stored. */
+  fetched: boolean;
+  slabClass: number;
+  /** memcached's ITEM_ntotal. */
+  totalBytes: number;
+}
+
 /** A walk over the live items that yields between steps (snapshots, dumps). */
 export interface ItemScan {
   /** Visits the live items among the next `maxSlots` slots; false once the walk is complete. */

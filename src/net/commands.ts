@@ -40,7 +40,7 @@ export interface StoreHeader {
   tooLarge: boolean;
 }
 
-interface Tokens { starts: number[]; ends: number[]; count: number }
+export interface Tokens { starts: number[]; ends: number[]; count: number }
 
 /**
  * Token offsets of the last line tokenized. One scratch object, reused for
@@ -49,7 +49,7 @@ interface Tokens { starts: number[]; ends: number[]; count: number }
 const scratch: Tokens = { starts: [], ends: [], count: 0 };
 
 /** Splits [start, end) at spaces; a NUL ends the line, as C strings do in memcached. */
-function tokenize(line: Buffer, start: number, end: number): Tokens {
+export function tokenize(line: Buffer, start: number, end: number): Tokens {
   const t = scratch;
   let count = 0;
   let i = start;
@@ -127,11 +127,9 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictK
     case 'version': return { kind: 'version' };
     case 'quit': return { kind: 'quit' };
     case 'verbosity': return parseVerbosity(line, t, ntokens);
-    case 'stats': {
-      const args: string[] = [];
-      for (let i = 1; i < t.count; i++) args.push(tokenText(line, t, i));
-      return { kind: 'stats', args };
-    }
+    case 'stats': return { kind: 'stats', args: argumentTexts(line, t) };
+    case 'lru_crawler': return { kind: 'lru_crawler', args: argumentTexts(line, t) };
+    case 'shutdown': return { kind: 'shutdown', args: argumentTexts(line, t) };
     case 'cache_memlimit': {
       if (ntokens !== 3 && ntokens !== 4) return ERROR();
       const mb = safeStrtoul(line, t.starts[1], t.ends[1]);
@@ -149,6 +147,13 @@ export function parseCommandLine(line: Buffer, itemSizeMaxBytes: number, strictK
       }
       return ERROR();
   }
+}
+
+/** The tokens after the command word, as strings. */
+function argumentTexts(line: Buffer, t: Tokens): string[] {
+  const args: string[] = [];
+  for (let i = 1; i < t.count; i++) args.push(tokenText(line, t, i));
+  return args;
 }
 
 const hotCommands = ['get', 'gets', 'set'];

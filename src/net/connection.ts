@@ -10,6 +10,8 @@
 //   stops parsing until the backlog drains; on 'full' it is refused, unapplied;
 // - reading pauses while unsent reply bytes exceed the high-water mark
 //   (backpressure), and resumes when the socket drains or replies are released.
+// - lastCmdMs is when the connection last sent a request (memcached's
+//   last_cmd_time): `stats conns` shows it and the idle timeout reads it.
 
 import type { Socket } from 'node:net';
 import { Chunks } from './output.js';
@@ -37,10 +39,16 @@ export class Connection implements ReplySink {
   private ended = false;
   private readPaused = false;
   private isWaiting = false;
+  /** A request of this connection is running (memcached's conn_parse_cmd). */
+  private executing = false;
+  /** When the last request was read (ms since the epoch). */
+  lastCmdMs: number;
 
   private socket!: Socket;
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    this.lastCmdMs = ctx.backend.now();
+  }
 
   /** Binds the socket; its bytes arrive through receive(). */
   attach(socket: Socket): void {
@@ -72,6 +80,7 @@ export class Connection implements ReplySink {
 
   private process(): void {
     const protocol = this.protocol!;
+    let requests = 0;
     while (!this.ended && this.stalled === null && !this.closeAfterWrite) {
       if (this.backlogBytes() > reply_backlog_high_bytes) {
         this.pauseReading();
@@ -79,6 +88,7 @@ export class Connection implements ReplySink {
       }
       const request = protocol.next();
       if (request === null) break;
+      requests++;
       if (protocol.isMutation(request)) {
         const admission = this.ctx.backend.writeAdmission();
         if (admission === 'wait') {
@@ -90,9 +100,16 @@ export class Connection implements ReplySink {
           continue;
         }
       }
-      protocol.execute(request, this);
+      this.execute(request);
     }
+    if (requests) this.lastCmdMs = this.ctx.backend.now();
     this.flush();
+  }
+
+  private execute(request: unknown): void {
+    this.executing = true;
+    this.protocol!.execute(request, this);
+    this.executing = false;
   }
 
   private stall(request: unknown): void {
@@ -104,7 +121,7 @@ export class Connection implements ReplySink {
       if (r === null || this.ended) return;
       const protocol = this.protocol!;
       if (this.ctx.backend.writeAdmission() === 'full') protocol.refuseDiskFull(r, this);
-      else protocol.execute(r, this);
+      else this.execute(r);
       this.process();
       this.maybeResume();
     });
@@ -186,6 +203,23 @@ export class Connection implements ReplySink {
     this.ended = true;
     this.setWaiting(false);
     this.socket.destroy();
+  }
+
+  /** memcached's name for what the connection is doing, for `stats conns`. */
+  get state(): string {
+    if (this.executing) return 'conn_parse_cmd';
+    if (this.ended) return 'conn_closing';
+    if (this.stalled !== null) return 'conn_waiting';
+    if (this.held.length || this.socket.writableLength) return 'conn_mwrite';
+    return 'conn_read';
+  }
+
+  /**
+   * Idle: waiting for a request (not for the WAL to acknowledge its replies,
+   * nor for the client to read them) and none read since cutoffMs.
+   */
+  isIdleSince(cutoffMs: number): boolean {
+    return this.lastCmdMs < cutoffMs && this.state === 'conn_read';
   }
 
   /** At shutdown: no more requests are read; owed replies are still released. */

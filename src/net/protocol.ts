@@ -9,7 +9,7 @@
 
 import type { Backend, ServerSettings } from './backend.js';
 import type { Chunks } from './output.js';
-import type { ConnectionCounters } from './stats.js';
+import type { ConnectionCounters, ConnectionView } from './stats.js';
 
 export interface ServerContext {
   readonly backend: Backend;
@@ -17,6 +17,8 @@ export interface ServerContext {
   readonly counters: ConnectionCounters;
   readonly startedAtMs: number;
   log(level: number, message: string): void;
+  /** Listeners and open connections, for `stats conns` (absent: none to show). */
+  connections?(): ConnectionView[];
 }
 
 /** Where a protocol writes replies. */

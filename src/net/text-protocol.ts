@@ -9,7 +9,8 @@ import type { ItemView } from '../engine/types.js';
 import { TextParser } from './parser.js';
 import type { Protocol, ReplySink, ServerContext } from './protocol.js';
 import type { Request } from './requests.js';
-import { formatStats, generalStats, itemStats, server_version, settingsStats, slabStats } from './stats.js';
+import { lruCrawlerCommand, shutdownCommand } from './admin.js';
+import { connectionStats, formatStats, generalStats, itemStats, resetStats, server_version, settingsStats, slabStats } from './stats.js';
 
 const disk_full_reply = 'SERVER_ERROR out of disk space\r\n';
 
@@ -78,6 +79,10 @@ export class TextProtocol implements Protocol<Request> {
       case 'close':
         this.ctx.log(2, `closing connection: ${request.reason}`);
         return out.commit(0, true);
+      case 'lru_crawler':
+        return lruCrawlerCommand(this.ctx, request.args, out);
+      case 'shutdown':
+        return shutdownCommand(this.ctx, request.args, out);
     }
   }
 
@@ -121,15 +126,12 @@ export class TextProtocol implements Protocol<Request> {
     if (args.length === 0) return formatStats(generalStats(backend, settings, counters, startedAtMs));
     switch (args[0]) {
       case 'reset':
-        engine.resetCounters();
-        counters.totalConnections = 0;
-        counters.rejectedConnections = 0;
-        counters.bytesRead = 0;
-        counters.bytesWritten = 0;
+        resetStats(engine, counters, settings);
         return 'RESET\r\n';
       case 'items': return formatStats(itemStats(engine, backend.now()));
       case 'slabs': return formatStats(slabStats(engine));
       case 'settings': return formatStats(settingsStats(settings, engine));
+      case 'conns': return formatStats(connectionStats(this.ctx.connections?.() ?? []));
       default: return 'ERROR\r\n';
     }
   }
