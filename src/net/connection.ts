@@ -80,7 +80,7 @@ export class Connection implements ReplySink {
 
   private process(): void {
     const protocol = this.protocol!;
-    let requests = 0;
+    let first = true;
     while (!this.ended && this.stalled === null && !this.closeAfterWrite) {
       if (this.backlogBytes() > reply_backlog_high_bytes) {
         this.pauseReading();
@@ -88,7 +88,11 @@ export class Connection implements ReplySink {
       }
       const request = protocol.next();
       if (request === null) break;
-      requests++;
+      if (first) {
+        // Once per batch of requests: memcached's last_cmd_time is as coarse (one-second clock).
+        this.lastCmdMs = this.ctx.backend.now();
+        first = false;
+      }
       if (protocol.isMutation(request)) {
         const admission = this.ctx.backend.writeAdmission();
         if (admission === 'wait') {
@@ -102,7 +106,6 @@ export class Connection implements ReplySink {
       }
       this.execute(request);
     }
-    if (requests) this.lastCmdMs = this.ctx.backend.now();
     this.flush();
   }
 
