@@ -86,7 +86,8 @@ which wins over .env in the working directory):
       --repair-wal            truncate a corrupt WAL at the damage instead of refusing to start
       --strict-keys           refuse keys with control characters (memcached accepts them)
   -Y, --auth-file <file>      require a login: a set whose data is "user password",
-                              checked against the file's user:password lines [AUTH_FILE]
+                              checked against the file's user:password lines
+                              (SIGHUP reloads it) [AUTH_FILE]
       --tls-cert <file>       serve TLS with this PEM certificate (chain) [TLS_CERT]
       --tls-key <file>        ... and this PEM private key (both or neither) [TLS_KEY]
       --tls-ca <file>         PEM CA certificates for client certificates [TLS_CA]

@@ -80,7 +80,7 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
   };
 
   const server: Server = settings.tls
-    ? createTlsListener(settings.tls, (socket) => accept(socket, false), log)
+    ? createTlsListener(settings.tls, settings.idleTimeoutS ?? 0, (socket) => accept(socket, false), log)
     : createServer({ noDelay: true, pauseOnConnect: true }, (socket) => accept(socket, true));
 
   await new Promise<void>((resolve, reject) => {
@@ -151,14 +151,23 @@ function attachSocket(accepted: Socket, conn: Connection, fastRead: boolean): So
   return socket;
 }
 
-/** A TLS listener; a failed handshake (no or bad client certificate, not TLS at all) is logged and the socket dropped. */
-function createTlsListener(tls: TlsSettings, onSecure: (socket: TLSSocket) => void, log: Log): Server {
+/**
+ * A TLS listener; a failed handshake (no or bad client certificate, not TLS
+ * at all) is logged and the socket dropped. A handshake gets no longer than
+ * the idle timeout (when set) to finish: it is not yet a connection the idle
+ * check sees.
+ */
+function createTlsListener(tls: TlsSettings, idleTimeoutS: number, onSecure: (socket: TLSSocket) => void, log: Log): Server {
   const server = createTlsServer({
     cert: tls.cert, key: tls.key, ca: tls.ca,
     requestCert: tls.verifyClient, rejectUnauthorized: tls.verifyClient,
     minVersion: 'TLSv1.2',
+    ...(idleTimeoutS > 0 ? { handshakeTimeout: idleTimeoutS * 1000 } : {}),
   }, onSecure);
-  server.on('tlsClientError', (err) => log(1, `TLS handshake failed: ${err.message}`));
+  server.on('tlsClientError', (err, socket) => {
+    log(1, `TLS handshake failed: ${err.message}`);
+    socket.destroy(); // node:tls leaves a timed-out handshake's socket open
+  });
   return server;
 }
 

@@ -109,6 +109,15 @@ describe('TLS', () => {
     expect(await server.stop()).toBe(0);
   });
 
+  it('with --idle-timeout, drops a client that never finishes its handshake', async () => {
+    const server = await startServer({ args: [...serverArgs(), '--idle-timeout', '1'] });
+    const c = await RawConnection.open(server.port);
+    const started = Date.now();
+    expect(await c.waitClosed(4000)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    await server.stop();
+  });
+
   it('without --tls-verify-client, a client without a certificate is served', async () => {
     const server = await startServer({ args: serverArgs() });
     expect(await refused(server.port, trustCa())).toBe(false);
