@@ -29,6 +29,7 @@ import { Compactor, loadNewestSnapshot, type SnapshotSource } from './snapshot/i
 import { removeCoveredSegments } from './wal/segments.js';
 import { server_version, statText } from './net/stats.js';
 import { startServer, type MemcachedServer } from './net/server.js';
+import type { Credentials } from './net/auth.js';
 import type { Backend, ServerSettings } from './net/backend.js';
 
 const engine_tick_interval_ms = 1000;
@@ -182,6 +183,16 @@ export async function startFromOptions(options: ServerOptions, extras: StartExtr
   };
 }
 
+/** memcached reloads its auth file on SIGHUP; a file that no longer loads leaves the old entries in force. */
+function reloadOnSighup(auth: Credentials, log: (level: number, message: string) => void): void {
+  process.on('SIGHUP', () => {
+    loadAuthEntries(auth.file).then(
+      (entries) => { auth.replace(entries); log(0, `SIGHUP: reloaded ${entries.length} entries from the auth file`); },
+      (err) => log(0, `SIGHUP: auth file not reloaded, keeping the old entries: ${(err as Error).message}`),
+    );
+  });
+}
+
 /** `stats settings` lines for our options that memcached has no field for. */
 function ourSettings(o: ServerOptions): Array<[string, string | number]> {
   return [
@@ -252,16 +263,7 @@ export async function main(argv: string[]): Promise<void> {
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
-  const auth = security.auth;
-  if (auth && options.authFile !== undefined) {
-    const file = options.authFile;
-    process.on('SIGHUP', () => {
-      loadAuthEntries(file).then(
-        (entries) => { auth.replace(entries); log(0, `SIGHUP: reloaded ${entries.length} entries from the auth file`); },
-        (err) => log(0, `SIGHUP: auth file not reloaded, keeping the old entries: ${(err as Error).message}`),
-      );
-    });
-  }
+  if (security.auth) reloadOnSighup(security.auth, log);
   process.on('SIGUSR2', () => { void running.compact(); });
   process.on('SIGINT', () => stop('SIGINT'));
 }

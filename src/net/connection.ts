@@ -212,7 +212,7 @@ export class Connection implements ReplySink {
   get state(): string {
     if (this.executing) return 'conn_parse_cmd';
     if (this.ended) return 'conn_closing';
-    if (this.stalled !== null) return 'conn_waiting';
+    if (this.stalled !== null) return 'conn_waiting'; // ours: a write waits for WAL admission
     if (this.held.length || this.socket.writableLength) return 'conn_mwrite';
     return 'conn_read';
   }

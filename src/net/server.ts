@@ -14,7 +14,7 @@
 // - Each connection is numbered (memcached shows file descriptors) and its
 //   addresses kept for `stats conns`.
 
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Backend, ServerSettings, TlsSettings } from './backend.js';
 import { Connection, type ConnectionContext } from './connection.js';
@@ -90,14 +90,13 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
       resolve();
     });
   });
-  const bound = server.address();
-  const port = typeof bound === 'object' && bound ? bound.port : settings.port;
-  if (typeof bound === 'object' && bound) listenAddr = addressText(bound.family, bound.address, bound.port);
+  const bound = server.address() as AddressInfo; // a TCP listener's: never a pipe name or null
+  listenAddr = addressText(bound.family, bound.address, bound.port);
 
-  const idleTimer = startIdleTimer(settings.idleTimeoutS ?? 0, () => closeIdle());
+  const idleTimeoutMs = (settings.idleTimeoutS ?? 0) * 1000;
+  const idleTimer = idleTimeoutMs > 0 ? setInterval(() => closeIdle(backend.now() - idleTimeoutMs), idle_check_interval_ms).unref() : null;
 
-  function closeIdle(): void {
-    const cutoff = backend.now() - (settings.idleTimeoutS ?? 0) * 1000;
+  function closeIdle(cutoff: number): void {
     for (const [conn, peer] of peers) {
       if (!conn.isIdleSince(cutoff)) continue;
       log(1, `closing idle connection ${peer.addr}`);
@@ -117,7 +116,7 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
   }
 
   return {
-    address: { host: settings.host, port },
+    address: { host: settings.host, port: bound.port },
     counters,
     stopAccepting() {
       if (server.listening) server.close();
@@ -171,15 +170,7 @@ function createTlsListener(tls: TlsSettings, idleTimeoutS: number, onSecure: (so
   return server;
 }
 
-function startIdleTimer(idleTimeoutS: number, check: () => void): NodeJS.Timeout | null {
-  if (idleTimeoutS <= 0) return null;
-  const timer = setInterval(check, idle_check_interval_ms);
-  timer.unref();
-  return timer;
-}
-
 /** memcached's address text: `tcp:1.2.3.4:11211` or `tcp6:[::1]:11211`. */
-function addressText(family: string | number | undefined, address: string | undefined, port: number | undefined): string {
-  const v6 = family === 'IPv6' || family === 6;
-  return v6 ? `tcp6:[${address}]:${port}` : `tcp:${address}:${port}`;
+function addressText(family: string | undefined, address: string | undefined, port: number | undefined): string {
+  return family === 'IPv6' ? `tcp6:[${address}]:${port}` : `tcp:${address}:${port}`;
 }
