@@ -396,6 +396,23 @@ export class Engine {
     }
   }
 
+  /**
+   * `lru_crawler crawl`: reclaims now every expired item of the slab classes
+   * `inClass` accepts, instead of leaving them to tick()'s sweep. No effect
+   * is emitted: expiry times are absolute, so a restart drops them anyway.
+   * Returns how many were reclaimed.
+   */
+  reclaimExpired(nowMs: number, inClass: (slabClass: number) => boolean): number {
+    const t = this.table;
+    let reclaimed = 0;
+    for (let slot = 0; slot < t.slotLimit; slot++) {
+      if (!t.isLive(slot) || !this.isExpired(slot, nowMs) || !inClass(t.slabClass(slot))) continue;
+      this.reclaim(slot);
+      reclaimed++;
+    }
+    return reclaimed;
+  }
+
   get casNext(): number { return this.nextCas; }
   get flushPendingAtMs(): number { return this.pendingFlushAtMs; }
 

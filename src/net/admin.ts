@@ -6,8 +6,8 @@
 //   `key=<uri-encoded> exp=<unix s|-1> la=<unix s> cas=<n> fetch=<yes|no>
 //   cls=<id> size=<bytes>` ending in "\n" (not "\r\n", as memcached), then
 //   END. Ids are a comma-separated list of slab classes (1..63).
-// - `lru_crawler crawl <all|ids>`: OK (our engine's sweep already reclaims
-//   expired items in the background, which is what the crawl starts).
+// - `lru_crawler crawl <all|ids>`: reclaims the classes' expired items at
+//   once (memcached's crawler does it in the background), then OK.
 // - `lru_crawler tocrawl|sleep <n>`, `enable`, `disable`: kept in the
 //   settings `stats settings` shows.
 // - `shutdown [graceful]`: with -A, a clean shutdown through the composition
@@ -48,7 +48,10 @@ export function lruCrawlerCommand(ctx: ServerContext, args: string[], out: Reply
     if (!crawler.enabled) return reply(out, line(crawler_disabled));
     const classes = parseClasses(arg!, sub === 'metadump');
     if (typeof classes === 'string') return reply(out, line(classes));
-    if (sub === 'crawl') return reply(out, line('OK'));
+    if (sub === 'crawl') {
+      ctx.backend.engine.reclaimExpired(ctx.backend.now(), (id) => !classes || classes.has(id));
+      return reply(out, line('OK'));
+    }
     const engine = ctx.backend.engine;
     // The dump shows keys and CAS values: it waits until every write it may show is durable.
     return reply(out, metadump(ctx, classes), engine.lastSeq);

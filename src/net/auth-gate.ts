@@ -86,6 +86,11 @@ export class AuthGate implements Protocol<unknown> {
     this.inner.refuseDiskFull(request, out);
   }
 
+  dataState(): 'conn_nread' | 'conn_swallow' | null {
+    if (this.authenticated) return this.inner.dataState?.() ?? null;
+    return this.blockBytes ? 'conn_nread' : null;
+  }
+
   /** The login line: `set <key> <flags> <exptime> <bytes> ...`. */
   private readLine(): AuthStep | null {
     const nl = this.pending.indexOf(0x0a);

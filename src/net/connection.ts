@@ -214,12 +214,13 @@ export class Connection implements ReplySink {
     if (this.ended) return 'conn_closing';
     if (this.stalled !== null) return 'conn_waiting'; // ours: a write waits for WAL admission
     if (this.held.length || this.socket.writableLength) return 'conn_mwrite';
-    return 'conn_read';
+    return this.protocol?.dataState?.() ?? 'conn_read';
   }
 
   /**
    * Idle: waiting for a request (not for the WAL to acknowledge its replies,
-   * nor for the client to read them) and none read since cutoffMs.
+   * nor for the client to read them, nor inside a value still arriving, as
+   * memcached) and none read since cutoffMs.
    */
   isIdleSince(cutoffMs: number): boolean {
     return this.lastCmdMs < cutoffMs && this.state === 'conn_read';

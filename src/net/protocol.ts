@@ -45,4 +45,6 @@ export interface Protocol<R = unknown> {
   execute(request: R, out: ReplySink): void;
   /** Answers a mutation refused, unapplied, because the disk is full. */
   refuseDiskFull(request: R, out: ReplySink): void;
+  /** memcached's state name while a request's data is still arriving (`stats conns`; such a connection is not idle). */
+  dataState?(): 'conn_nread' | 'conn_swallow' | null;
 }

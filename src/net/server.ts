@@ -38,7 +38,7 @@ type Log = (level: number, message: string) => void;
 interface Peer { id: number; addr: string; listenAddr: string }
 
 export async function startServer(settings: ServerSettings, backend: Backend, log: Log): Promise<MemcachedServer> {
-  const counters: ConnectionCounters = { currConnections: 0, totalConnections: 0, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0 };
+  const counters: ConnectionCounters = { currConnections: 0, totalConnections: 0, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0, idleKicks: 0 };
   const waiting = new Set<Connection>();
   const peers = new Map<Connection, Peer>();
   const sockets = new Set<Socket>();
@@ -100,6 +100,7 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
     for (const [conn, peer] of peers) {
       if (!conn.isIdleSince(cutoff)) continue;
       log(1, `closing idle connection ${peer.addr}`);
+      counters.idleKicks++;
       conn.destroy();
     }
   }

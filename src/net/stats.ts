@@ -20,6 +20,8 @@ export interface ConnectionCounters {
   rejectedConnections: number;
   bytesRead: number;
   bytesWritten: number;
+  /** Connections closed by the idle timeout (memcached's idle_kicks). */
+  idleKicks: number;
 }
 
 export type StatLines = Array<[string, string | number]>;
@@ -72,6 +74,7 @@ export function generalStats(backend: Backend, settings: ServerSettings, conns: 
     ['store_no_memory', c.outOfMemory],
     ['auth_cmds', settings.auth?.attempts ?? 0],
     ['auth_errors', settings.auth?.failures ?? 0],
+    ...(settings.idleTimeoutS ? [['idle_kicks', conns.idleKicks] as [string, number]] : []),
     ['bytes_read', conns.bytesRead],
     ['bytes_written', conns.bytesWritten],
     ['limit_maxbytes', engine.memoryLimitBytes],
@@ -286,6 +289,7 @@ export function resetStats(engine: Engine, counters: ConnectionCounters, setting
   counters.rejectedConnections = 0;
   counters.bytesRead = 0;
   counters.bytesWritten = 0;
+  counters.idleKicks = 0;
   settings.auth?.resetCounters();
 }
 

@@ -25,6 +25,7 @@ export class TextProtocol implements Protocol<Request> {
   detachInput(): void { this.parser.detachInput(); }
   next(): Request | null { return this.parser.next(); }
   isMutation(request: Request): boolean { return isMutation(request); }
+  dataState(): 'conn_nread' | 'conn_swallow' | null { return this.parser.dataState; }
 
   refuseDiskFull(request: Request, out: ReplySink): void {
     if (!('noreply' in request && request.noreply)) out.reply.addText(disk_full_reply);

@@ -1,6 +1,6 @@
-// Engine.itemMetadata (what `lru_crawler metadump` lists): live items only,
-// least recently used first, with memcached's ITEM_ntotal and slab class, and
-// reading nothing changes (no effect, no counter, no LRU move).
+// What lru_crawler uses: Engine.itemMetadata (what `metadump` lists: live
+// items only, least recently used first, with memcached's ITEM_ntotal and
+// slab class; reading changes nothing) and Engine.reclaimExpired (`crawl`).
 
 import { describe, expect, it } from 'vitest';
 import type { ItemMeta } from '../../src/engine/types.js';
@@ -37,5 +37,21 @@ describe('Engine.itemMetadata', () => {
     expect(effects).toHaveLength(before);
     expect(engine.counters).toEqual(counters);
     expect(engine.itemCount).toBe(2);
+  });
+
+  it('reclaimExpired removes the expired items of the classes asked for, with no effect', () => {
+    const { engine, effects } = recordingEngine();
+    engine.store('set', 'small-expiring', 0, 1, bytes('v'), 0n, T0);
+    engine.store('set', 'big-expiring', 0, 1, Buffer.alloc(5000), 0n, T0);
+    engine.store('set', 'small-live', 0, 0, bytes('v'), 0n, T0);
+    const before = effects.length;
+    expect(engine.reclaimExpired(T0 + 2000, (id) => id === 1)).toBe(1);
+    expect(engine.itemCount).toBe(2);
+    expect(engine.slabStats().get(1)?.number).toBe(1);
+    expect(engine.reclaimExpired(T0 + 2000, () => true)).toBe(1);
+    expect(engine.itemCount).toBe(1);
+    expect(engine.counters.reclaimed).toBe(2);
+    expect(effects).toHaveLength(before);
+    expect(engine.peek('small-live', T0 + 2000)?.value.toString()).toBe('v');
   });
 });

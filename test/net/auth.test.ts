@@ -126,8 +126,15 @@ describe('login gate', () => {
     expect([ctx.settings.auth!.attempts, ctx.settings.auth!.failures]).toEqual([2, 1]);
   });
 
-  it('waits for a login data block that has not fully arrived', () => {
-    expect(login('set k 0 0 7\r\nbob pw').replies).toEqual([]);
+  it('waits for a login data block that has not fully arrived (memcached\'s conn_nread)', () => {
+    const ctx = gated();
+    const gate = createProtocol(0x73, ctx)!;
+    expect(drive(gate, [b('set k 0 0 7\r\nbob pw')]).replies).toEqual([]);
+    expect(gate.dataState?.()).toBe('conn_nread');
+    expect(drive(gate, [b('2\r\nset k 0 0 3\r\n')]).replies).toEqual(['STORED\r\n']);
+    expect(gate.dataState?.()).toBe('conn_nread');
+    expect(drive(gate, [b('abc\r\n')]).replies).toEqual(['STORED\r\n']);
+    expect(gate.dataState?.()).toBeNull();
   });
 
   it('holds a line of 2048 bytes without a newline, and closes the connection past that', () => {

@@ -25,6 +25,13 @@ async function open(port: number): Promise<RawConnection> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function stats(c: RawConnection): Promise<string[]> {
+  c.send('stats\r\n');
+  const lines: string[] = [];
+  for (let l = await c.line(); l !== 'END'; l = await c.line()) lines.push(l);
+  return lines;
+}
+
 afterEach(async () => {
   for (const c of conns.splice(0)) c.close();
   if (server) {
@@ -35,10 +42,12 @@ afterEach(async () => {
 });
 
 describe('idle timeout', () => {
-  it('closes a connection idle past the timeout, not one that keeps sending requests', async () => {
+  it('closes a connection idle past the timeout, not one that keeps sending requests nor one inside a value (as memcached)', async () => {
     const port = await listen(new FakeStorage(), { idleTimeoutS: 1 });
     const idle = await open(port);
     const busy = await open(port);
+    const midValue = await open(port);
+    midValue.send('set k 0 0 5\r\nab');
     idle.send('version\r\n');
     expect(await idle.line()).toMatch(/^VERSION /);
     const started = Date.now();
@@ -49,6 +58,8 @@ describe('idle timeout', () => {
     }
     expect(idle.closed).toBe(true);
     expect(busy.closed).toBe(false);
+    expect(midValue.closed).toBe(false);
+    expect(await stats(busy)).toContain('STAT idle_kicks 1');
   });
 
   it('does not close a connection whose reply waits for the WAL; closes it once answered and idle', async () => {
@@ -70,6 +81,7 @@ describe('idle timeout', () => {
     await sleep(1500);
     c.send('version\r\n');
     expect(await c.line()).toMatch(/^VERSION /);
+    expect((await stats(c)).filter((l) => l.includes('idle_kicks'))).toEqual([]);
   });
 });
 
@@ -80,7 +92,9 @@ describe('stats conns', () => {
     const asker = await open(port);
     const waiting = await open(port);
     const quiet = await open(port);
+    const sending = await open(port);
     quiet.send('version\r\n');
+    sending.send('set k2 0 0 6\r\n');
     await quiet.line();
     waiting.send('set k 0 0 1\r\nv\r\n');
     await sleep(1100);
@@ -92,7 +106,7 @@ describe('stats conns', () => {
     expect(stats.get('0:addr')).toBe(listenAddr);
     expect(stats.get('0:state')).toBe('conn_listening');
     expect(stats.has('0:listen_addr')).toBe(false);
-    expect([1, 2, 3].map((id) => stats.get(`${id}:state`))).toEqual(['conn_parse_cmd', 'conn_mwrite', 'conn_read']);
+    expect([1, 2, 3, 4].map((id) => stats.get(`${id}:state`))).toEqual(['conn_parse_cmd', 'conn_mwrite', 'conn_read', 'conn_nread']);
     const secs = [1, 2, 3].map((id) => Number(stats.get(`${id}:secs_since_last_cmd`)));
     expect(secs[0]).toBe(0);
     for (const s of secs.slice(1)) expect(s >= 1 && s <= 3, `${secs}`).toBe(true);

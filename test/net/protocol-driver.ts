@@ -18,7 +18,7 @@ export function newContext(overrides: Partial<ServerSettings> = {}, connections?
   const logs: string[] = [];
   return {
     storage, logs, backend: storage.backend(), settings: { ...baseSettings, ...overrides },
-    counters: { currConnections: 1, totalConnections: 1, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0 },
+    counters: { currConnections: 1, totalConnections: 1, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0, idleKicks: 0 },
     startedAtMs: Date.now(), log: (_level, message) => { logs.push(message); },
     ...(connections ? { connections } : {}),
   };
