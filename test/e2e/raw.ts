@@ -1,6 +1,7 @@
 // A raw socket for protocol-level end-to-end checks: send bytes, read lines.
 
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 
 export class RawConnection {
   private buf = Buffer.alloc(0);
@@ -16,6 +17,14 @@ export class RawConnection {
   static open(port: number): Promise<RawConnection> {
     return new Promise((res, rej) => {
       const s = connect({ host: '127.0.0.1', port }, () => res(new RawConnection(s)));
+      s.once('error', rej);
+    });
+  }
+
+  /** Over TLS: resolves once the handshake is done (a refused client certificate may only show later, as a close). */
+  static openTls(port: number, options: ConnectionOptions): Promise<RawConnection> {
+    return new Promise((res, rej) => {
+      const s = connectTls({ host: '127.0.0.1', port, ...options }, () => res(new RawConnection(s)));
       s.once('error', rej);
     });
   }

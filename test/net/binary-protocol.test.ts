@@ -47,7 +47,7 @@ function setup(o: Setup = {}) {
     writeAdmission: () => state.admission, whenAdmissible: async () => {}, storageStats: () => [['durable_seq', engine.lastSeq]],
   };
   const settings = settingsFor();
-  const counters: ConnectionCounters = { currConnections: 1, totalConnections: 5, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0 };
+  const counters: ConnectionCounters = { currConnections: 1, totalConnections: 5, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0, idleKicks: 0 };
   const ctx: ServerContext = { backend, settings, counters, startedAtMs: T0, log: () => {} };
   const protocol = new BinaryProtocol(ctx);
 
