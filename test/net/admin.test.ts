@@ -140,7 +140,8 @@ describe('stats', () => {
     for (const line of ['auth_enabled_ascii /etc/my%20auth.txt', 'idle_timeout 30', 'shutdown_command yes', 'ssl_enabled yes', 'ssl_chain_cert /c.pem',
       'ssl_key /k.pem', 'ssl_verify_mode 3', 'ssl_ca_cert /ca.pem', 'binding_protocol ascii']) expect(on).toContain(`STAT ${line}\r\n`);
     const off = run(newContext(), 'stats settings\r\n')[0]!;
-    for (const line of ['auth_enabled_ascii no', 'idle_timeout 0', 'shutdown_command no', 'ssl_enabled no', 'ssl_chain_cert (null)', 'ssl_verify_mode 0', 'ssl_ca_cert NULL']) {
+    for (const line of ['auth_enabled_ascii no', 'idle_timeout 0', 'shutdown_command no', 'ssl_enabled no', 'ssl_chain_cert (null)', 'ssl_verify_mode 0', 'ssl_ca_cert NULL',
+      'binding_protocol auto-negotiate']) {
       expect(off).toContain(`STAT ${line}\r\n`);
     }
     for (const l of on.split('\r\n').slice(0, -2)) expect(l.split(' '), l).toHaveLength(3);
