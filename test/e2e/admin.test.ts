@@ -6,17 +6,17 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, startServer, tempDataDir } from './harness.js';
-import { RawConnection } from './raw.js';
-import { converse, startStockMemcached, stopStockMemcacheds } from './stock-memcached.js';
+import { startMemcached, stopDaemons } from './daemons.js';
+import { converse, RawConnection } from './raw.js';
 
 afterAll(async () => {
-  stopStockMemcacheds();
+  await stopDaemons();
   await cleanup();
 });
 
 /** Runs the same requests on a fresh real memcached and a fresh server of ours (in parallel). */
 async function both(parts: string[], ourArgs: string[] = []): Promise<{ stock: string[]; ours: string[] }> {
-  const stockServer = await startStockMemcached();
+  const stockServer = await startMemcached();
   const ourServer = await startServer({ args: ourArgs });
   const [stock, ours] = await Promise.all([converse(stockServer.port, parts), converse(ourServer.port, parts)]);
   await Promise.all([stockServer.stop(), ourServer.stop()]);

@@ -4,25 +4,24 @@
 // refused, a bad auth file stops start-up, SIGHUP reloads the file.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanup, runServerToExit, startServer, tempDataDir, type ServerProcess } from './harness.js';
-import { RawConnection } from './raw.js';
-import { converse, startStockMemcached, stopStockMemcacheds } from './stock-memcached.js';
+import { startMemcached, stopDaemons } from './daemons.js';
+import { converse, RawConnection } from './raw.js';
 
 let dir: string;
 let authFile: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'mcl-auth-'));
-  chmodSync(dir, 0o755); // the stock memcached reads the file as user nobody
-  authFile = join(dir, 'auth.txt');
-  writeFileSync(authFile, 'alice:secret\nbob:pw2\n', { mode: 0o644 });
+  authFile = join(dir, 'auth.txt'); // the stock memcached runs as this user (daemons.ts), so it can read it
+  writeFileSync(authFile, 'alice:secret\nbob:pw2\n');
 });
 
 afterAll(async () => {
-  stopStockMemcacheds();
+  await stopDaemons();
   await cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -67,7 +66,7 @@ describe('-Y against a real memcached -Y', () => {
       'set k 0 0 3\r\n', 'abcde', 'set k 0 0 12\r\n', 'alice secreT\r\n', 'set k 0 0 12\r\nalicE secret\r\n', 'set k 0 0 4\r\nbobx\r\n',
       'get k\r\n', 'set k 0 0 12 noreply\r\nalice secret\r\n', 'get k\r\n', 'set k 0 0 1\r\nx\r\n', 'get k\r\n', 'delete k\r\n',
     ];
-    const stock = await startStockMemcached(['-Y', authFile]);
+    const stock = await startMemcached(['-Y', authFile]);
     const ours = await withAuth();
     const [expected, actual] = await Promise.all([converse(stock.port, parts), converse(ours.port, parts)]);
     await stock.stop();
