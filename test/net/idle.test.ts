@@ -1,12 +1,13 @@
 // The idle timeout and `stats conns`, on a real listener with a hand-driven
 // WAL position: a connection waiting for a request past the timeout is
 // closed; one whose reply waits for the WAL is busy, not idle, and so is one
-// that keeps sending requests.
+// that keeps sending requests or is inside a value (text or binary).
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerSettings } from '../../src/net/backend.js';
 import { startServer, type MemcachedServer } from '../../src/net/server.js';
 import { RawConnection } from '../e2e/raw.js';
+import { OP, frame, storeExtras } from './binary-helpers.js';
 import { FakeStorage, settings } from './fake-storage.js';
 
 let server: MemcachedServer | null = null;
@@ -42,12 +43,17 @@ afterEach(async () => {
 });
 
 describe('idle timeout', () => {
-  it('closes a connection idle past the timeout, not one that keeps sending requests nor one inside a value (as memcached)', async () => {
+  it('closes connections idle past the timeout (text, or binary mid-header), not one that keeps sending requests nor one inside a value (as memcached)', async () => {
     const port = await listen(new FakeStorage(), { idleTimeoutS: 1 });
     const idle = await open(port);
     const busy = await open(port);
     const midValue = await open(port);
+    const binaryMidValue = await open(port);
+    const binaryMidHeader = await open(port);
+    const binarySet = frame(OP.set, { key: 'k', extras: storeExtras(), value: 'abcde' });
     midValue.send('set k 0 0 5\r\nab');
+    binaryMidValue.send(binarySet.subarray(0, binarySet.length - 2));
+    binaryMidHeader.send(binarySet.subarray(0, 10));
     idle.send('version\r\n');
     expect(await idle.line()).toMatch(/^VERSION /);
     const started = Date.now();
@@ -59,7 +65,9 @@ describe('idle timeout', () => {
     expect(idle.closed).toBe(true);
     expect(busy.closed).toBe(false);
     expect(midValue.closed).toBe(false);
-    expect(await stats(busy)).toContain('STAT idle_kicks 1');
+    expect(binaryMidValue.closed).toBe(false);
+    expect(binaryMidHeader.closed).toBe(true);
+    expect(await stats(busy)).toContain('STAT idle_kicks 2');
   });
 
   it('does not close a connection whose reply waits for the WAL; closes it once answered and idle', async () => {
