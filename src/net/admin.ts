@@ -5,7 +5,9 @@
 // - `lru_crawler metadump <all|hash|ids>`: one line per live item,
 //   `key=<uri-encoded> exp=<unix s|-1> la=<unix s> cas=<n> fetch=<yes|no>
 //   cls=<id> size=<bytes>` ending in "\n" (not "\r\n", as memcached), then
-//   END. Ids are a comma-separated list of slab classes (1..63).
+//   END. Ids are a comma-separated list of slab classes (1..63). An item
+//   recovered from disk has no access time: la is the server's start, as
+//   `me` counts it.
 // - `lru_crawler crawl <all|ids>`: reclaims the classes' expired items at
 //   once (memcached's crawler does it in the background), then OK.
 // - `lru_crawler tocrawl|sleep <n>`, `enable`, `disable`: kept in the
@@ -20,6 +22,7 @@
 
 import { safeStrtoul } from '../engine/cnumbers.js';
 import type { ItemMeta } from '../engine/types.js';
+import { accessedAtMs } from './meta-protocol.js';
 import type { ReplySink, ServerContext } from './protocol.js';
 import { lruCrawlerOf } from './stats.js';
 
@@ -96,16 +99,16 @@ function parseClasses(arg: string, hashAllowed: boolean): Set<number> | null | s
 function metadump(ctx: ServerContext, classes: Set<number> | null): string {
   const parts: string[] = [];
   ctx.backend.engine.itemMetadata(ctx.backend.now(), (item) => {
-    if (!classes || classes.has(item.slabClass)) parts.push(metadumpLine(item));
+    if (!classes || classes.has(item.slabClass)) parts.push(metadumpLine(item, ctx.startedAtMs));
   });
   parts.push('END\r\n');
   return parts.join('');
 }
 
-/** crawler_metadump_eval's line. */
-export function metadumpLine(item: ItemMeta): string {
+/** crawler_metadump_eval's line; startedAtMs stands for a recovered item's access time, as in `me`. */
+function metadumpLine(item: ItemMeta, startedAtMs: number): string {
   const exp = item.expiresAtMs === 0 ? -1 : Math.floor(item.expiresAtMs / 1000);
-  const la = Math.floor(item.lastAccessMs / 1000);
+  const la = Math.floor(accessedAtMs(item, startedAtMs) / 1000);
   return `key=${uriEncode(item.key)} exp=${exp} la=${la} cas=${item.cas} fetch=${item.fetched ? 'yes' : 'no'} cls=${item.slabClass} size=${item.totalBytes}\n`;
 }
 
