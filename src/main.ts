@@ -6,9 +6,11 @@
 //   listen; a timer (and SIGUSR2, and clean shutdown) compacts the log into a
 //   snapshot.
 //
-// It listens only after recovery. SIGTERM/SIGINT: stop accepting, release the
-// replies still owed after a final write + fsync, close, exit 0. A failed
-// write or fsync is fatal (exit 1): what was acknowledged is already durable.
+// It listens only after recovery. SIGTERM/SIGINT, and the `shutdown` command
+// when -A allows it: stop accepting, release the replies still owed after a
+// final write + fsync, close, exit 0. A failed write or fsync is fatal
+// (exit 1): what was acknowledged is already durable. With -Y, SIGHUP
+// reloads the auth file (as memcached); a bad file keeps the old entries.
 
 import { config as loadDotenv } from 'dotenv';
 import { join, resolve } from 'node:path';
@@ -16,6 +18,7 @@ import { mkdir } from 'node:fs/promises';
 import { Engine } from './engine/engine.js';
 import type { Effect } from './engine/types.js';
 import { OptionError, parseServerOptions, usage, type ServerOptions } from './cli/options.js';
+import { loadAuthEntries, loadSecurity, type Security } from './cli/security.js';
 import { DataDirLockedError, lockDataDir } from './cli/lock.js';
 import { isToolName, toolMain } from './cli/tools.js';
 import { nodeDisk } from './wal/disk.js';
@@ -24,9 +27,10 @@ import { listSegments } from './wal/segments.js';
 import { ballast_default_bytes, WalWriter } from './wal/writer.js';
 import { Compactor, loadNewestSnapshot, type SnapshotSource } from './snapshot/index.js';
 import { removeCoveredSegments } from './wal/segments.js';
-import { server_version } from './net/stats.js';
+import { server_version, statText } from './net/stats.js';
 import { startServer, type MemcachedServer } from './net/server.js';
-import type { Backend } from './net/backend.js';
+import type { Credentials } from './net/auth.js';
+import type { Backend, ServerSettings } from './net/backend.js';
 
 const engine_tick_interval_ms = 1000;
 
@@ -43,12 +47,22 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-export async function startFromOptions(options: ServerOptions): Promise<RunningServer> {
+export interface StartExtras {
+  /** Loaded auth file and TLS material (security.ts). */
+  security?: Security;
+  /** What the `shutdown` command does (with -A); main() makes it a clean shutdown, as SIGTERM. */
+  onShutdownCommand?: () => void;
+}
+
+export async function startFromOptions(options: ServerOptions, extras: StartExtras = {}): Promise<RunningServer> {
   const dataDir = resolve(options.dataDir);
-  const settings = {
+  const settings: ServerSettings = {
     host: options.host, port: options.port, connectionLimit: options.connectionLimit, itemSizeMaxBytes: options.itemSizeMaxBytes,
     verbosity: options.verbosity, dataDir, fsyncMode: options.fsync, evictionsDisabled: options.evictionsDisabled,
     strictKeys: options.strictKeys,
+    auth: extras.security?.auth, tls: extras.security?.tls, idleTimeoutS: options.idleTimeoutS,
+    shutdownEnabled: options.shutdownEnabled && extras.onShutdownCommand !== undefined,
+    extraSettings: ourSettings(options),
   };
   const log = makeLogger(() => settings.verbosity);
   const walDir = join(dataDir, 'wal');
@@ -102,6 +116,7 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
       const s = wal.stats();
       return [['wal_bytes', s.walBytes], ['wal_records', s.walRecords], ['wal_fsyncs', s.walFsyncs], ['wal_fsync_avg_us', s.walFsyncAvgUs], ['durable_seq', s.durableSeq]];
     },
+    requestShutdown: extras.onShutdownCommand,
   };
   const source: SnapshotSource = {
     lastSeq: () => engine.lastSeq,
@@ -144,7 +159,8 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
     const grown = walGrowth();
     if (grown > 0 && grown >= options.snapshotMinWalBytes) void compact(`the WAL grew by ${grown} bytes`);
   }, options.snapshotIntervalS * 1000);
-  log(0, `listening on ${server.address.host}:${server.address.port} (data ${dataDir}, fsync ${options.fsync})`);
+  const features = [settings.tls && 'TLS', settings.auth && 'auth file'].filter(Boolean).join(', ');
+  log(0, `listening on ${server.address.host}:${server.address.port} (${features ? `${features}, ` : ''}data ${dataDir}, fsync ${options.fsync})`);
 
   let stopping: Promise<void> | null = null;
   return {
@@ -165,6 +181,26 @@ export async function startFromOptions(options: ServerOptions): Promise<RunningS
       return stopping;
     },
   };
+}
+
+/** memcached reloads its auth file on SIGHUP; a file that no longer loads leaves the old entries in force. */
+function reloadOnSighup(auth: Credentials, log: (level: number, message: string) => void): void {
+  process.on('SIGHUP', () => {
+    loadAuthEntries(auth.file).then(
+      (entries) => { auth.replace(entries); log(0, `SIGHUP: reloaded ${entries.length} entries from the auth file`); },
+      (err) => log(0, `SIGHUP: auth file not reloaded, keeping the old entries: ${(err as Error).message}`),
+    );
+  });
+}
+
+/** `stats settings` lines for our options that memcached has no field for. */
+function ourSettings(o: ServerOptions): Array<[string, string | number]> {
+  return [
+    ['snapshot_interval', o.snapshotIntervalS],
+    ['snapshot_min_wal', o.snapshotMinWalBytes],
+    ['wal_archive', o.walArchiveDir === undefined ? 'NULL' : statText(o.walArchiveDir)],
+    ['strict_keys', o.strictKeys ? 'yes' : 'no'],
+  ];
 }
 
 /**
@@ -190,8 +226,10 @@ export async function main(argv: string[]): Promise<void> {
   if (isToolName(argv[0])) process.exit(await toolMain(argv)); // offline tools: inspect, compact, replay, dump, load
   loadDotenv({ quiet: true } as Parameters<typeof loadDotenv>[0]);
   let options: ServerOptions;
+  let security: Security;
   try {
     options = parseServerOptions(argv, process.env);
+    security = options.help ? {} : await loadSecurity(options);
   } catch (err) {
     if (err instanceof OptionError) {
       process.stderr.write(`memcached-lite: ${err.message}\n`);
@@ -205,8 +243,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   const log = makeLogger(() => options.verbosity);
   let running: RunningServer;
+  // Deferred so the command's connection is done with its read before shutdown begins.
+  const onShutdownCommand = () => setImmediate(() => stop('shutdown command'));
   try {
-    running = await startFromOptions(options);
+    running = await startFromOptions(options, { security, onShutdownCommand });
   } catch (err) {
     if (err instanceof DataDirLockedError || err instanceof WalCorruptionError) {
       log(0, `cannot start: ${err.message}`);
@@ -223,6 +263,7 @@ export async function main(argv: string[]): Promise<void> {
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (security.auth) reloadOnSighup(security.auth, log);
   process.on('SIGUSR2', () => { void running.compact(); });
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -1,7 +1,10 @@
 // Server options from flags, environment and .env, with memcached's flag names
 // where memcached has one. Precedence: flags > environment > .env > defaults
 // (dotenv never overrides a variable already set). A bad value is an
-// OptionError that names the option.
+// OptionError that names the option, and so is a combination that cannot work
+// (a TLS key without a certificate, client verification without a CA).
+// Files named here (auth file, TLS material) are read at start-up by
+// security.ts.
 
 import { connection_limit_default, item_size_max_default_bytes } from '../engine/limits.js';
 import type { FsyncMode } from '../wal/writer.js';
@@ -23,6 +26,16 @@ export interface ServerOptions {
   strictKeys: boolean;
   snapshotMinWalBytes: number;
   walArchiveDir: string | undefined;
+  /** -Y: memcached's ASCII authentication file (user:password lines). */
+  authFile: string | undefined;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  tlsCa: string | undefined;
+  tlsVerifyClient: boolean;
+  /** Seconds without a request before a connection is closed; 0: never. */
+  idleTimeoutS: number;
+  /** -A: allow the `shutdown` command. */
+  shutdownEnabled: boolean;
   help: boolean;
 }
 
@@ -41,6 +54,13 @@ export const defaultOptions: ServerOptions = {
   strictKeys: false,
   snapshotMinWalBytes: 16 * 1024 * 1024,
   walArchiveDir: undefined,
+  authFile: undefined,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsCa: undefined,
+  tlsVerifyClient: false,
+  idleTimeoutS: 0,
+  shutdownEnabled: false,
   help: false,
 };
 
@@ -65,6 +85,15 @@ which wins over .env in the working directory):
       --wal-archive <dir>     move WAL segments a snapshot covers there instead of deleting them
       --repair-wal            truncate a corrupt WAL at the damage instead of refusing to start
       --strict-keys           refuse keys with control characters (memcached accepts them)
+  -Y, --auth-file <file>      require a login: a set whose data is "user password",
+                              checked against the file's user:password lines
+                              (SIGHUP reloads it) [AUTH_FILE]
+      --tls-cert <file>       serve TLS with this PEM certificate (chain) [TLS_CERT]
+      --tls-key <file>        ... and this PEM private key (both or neither) [TLS_KEY]
+      --tls-ca <file>         PEM CA certificates for client certificates [TLS_CA]
+      --tls-verify-client     require a client certificate signed by --tls-ca
+      --idle-timeout <s>      close connections idle this many seconds (default 0: never) [IDLE_TIMEOUT_S]
+  -A, --enable-shutdown       allow the shutdown command (a clean shutdown, as SIGTERM)
   -h, --help                  print this help
 
 Offline tools on a data directory (each has --help):
@@ -101,6 +130,11 @@ function parseBytes(value: string, name: string): number {
   return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
 }
 
+function path(value: string, name: string): string {
+  if (!value) throw new OptionError(`${name}: empty path`);
+  return value;
+}
+
 function fsyncMode(value: string, name: string): FsyncMode {
   if (value === 'always' || value === 'everysec' || value === 'no') return value;
   throw new OptionError(`${name}: '${value}' must be always, everysec or no`);
@@ -114,18 +148,26 @@ const specs: Spec[] = [
   { short: 'M', long: 'disable-evictions', takesValue: false, set: (o) => { o.evictionsDisabled = true; } },
   { short: 'I', long: 'max-item-size', takesValue: true, set: (o, v, n) => { o.itemSizeMaxBytes = parseSize(v, n); } },
   { short: 'U', long: 'udp-port', takesValue: true, set: (_o, v, n) => { if (integer(v, n, 0, 65535) !== 0) throw new OptionError(`${n}: UDP is not supported; only 0 is accepted`); } },
-  { long: 'data-dir', takesValue: true, set: (o, v, n) => { if (!v) throw new OptionError(`${n}: empty path`); o.dataDir = v; } },
+  { long: 'data-dir', takesValue: true, set: (o, v, n) => { o.dataDir = path(v, n); } },
   { long: 'fsync', takesValue: true, set: (o, v, n) => { o.fsync = fsyncMode(v, n); } },
   { long: 'snapshot-interval', takesValue: true, set: (o, v, n) => { o.snapshotIntervalS = integer(v, n, 1, 86_400 * 365); } },
   { long: 'snapshot-min-wal', takesValue: true, set: (o, v, n) => { o.snapshotMinWalBytes = parseBytes(v, n); } },
-  { long: 'wal-archive', takesValue: true, set: (o, v, n) => { if (!v) throw new OptionError(`${n}: empty path`); o.walArchiveDir = v; } },
+  { long: 'wal-archive', takesValue: true, set: (o, v, n) => { o.walArchiveDir = path(v, n); } },
   { long: 'repair-wal', takesValue: false, set: (o) => { o.repairWal = true; } },
   { long: 'strict-keys', takesValue: false, set: (o) => { o.strictKeys = true; } },
+  { short: 'Y', long: 'auth-file', takesValue: true, set: (o, v, n) => { o.authFile = path(v, n); } },
+  { long: 'tls-cert', takesValue: true, set: (o, v, n) => { o.tlsCert = path(v, n); } },
+  { long: 'tls-key', takesValue: true, set: (o, v, n) => { o.tlsKey = path(v, n); } },
+  { long: 'tls-ca', takesValue: true, set: (o, v, n) => { o.tlsCa = path(v, n); } },
+  { long: 'tls-verify-client', takesValue: false, set: (o) => { o.tlsVerifyClient = true; } },
+  { long: 'idle-timeout', takesValue: true, set: (o, v, n) => { o.idleTimeoutS = integer(v, n, 0, 86_400 * 365); } },
+  { short: 'A', long: 'enable-shutdown', takesValue: false, set: (o) => { o.shutdownEnabled = true; } },
   { short: 'h', long: 'help', takesValue: false, set: (o) => { o.help = true; } },
 ];
 
 const envVars: Array<[string, string]> = [
   ['HOST', 'listen'], ['PORT', 'port'], ['DATA_DIR', 'data-dir'], ['FSYNC', 'fsync'], ['SNAPSHOT_INTERVAL_S', 'snapshot-interval'],
+  ['AUTH_FILE', 'auth-file'], ['TLS_CERT', 'tls-cert'], ['TLS_KEY', 'tls-key'], ['TLS_CA', 'tls-ca'], ['IDLE_TIMEOUT_S', 'idle-timeout'],
 ];
 
 /** Builds the options from argv (without node and script) and an environment (already merged with .env). */
@@ -160,5 +202,17 @@ export function parseServerOptions(argv: string[], env: Record<string, string | 
     if (value === undefined) throw new OptionError(`${name} needs a value`);
     spec.set(o, value, name);
   }
+  checkTls(o);
   return o;
+}
+
+/** TLS options only work together: a certificate with its key, a CA for client verification. */
+function checkTls(o: ServerOptions): void {
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) {
+    throw new OptionError(o.tlsCert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key');
+  }
+  if (o.tlsCert === undefined && (o.tlsCa !== undefined || o.tlsVerifyClient)) {
+    throw new OptionError(`${o.tlsCa !== undefined ? '--tls-ca' : '--tls-verify-client'} needs --tls-cert and --tls-key`);
+  }
+  if (o.tlsVerifyClient && o.tlsCa === undefined) throw new OptionError('--tls-verify-client needs --tls-ca (the CA client certificates must be signed by)');
 }

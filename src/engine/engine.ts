@@ -27,7 +27,7 @@ import { safeStrtoull, u64_max } from './cnumbers.js';
 import { item_state_fetched, item_state_key_binary, item_state_stale, item_state_token_sent, ItemTable } from './table.js';
 import { chargedBytesFor, newSlabClassStats, pagesNeeded, slabClassFor, slabClasses, type SlabClass, type SlabClassStats } from './slabs.js';
 import type {
-  DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, ItemScan, ItemView, ItemVisitor, MetaDeltaOptions, MetaDeltaResult,
+  DeleteResult, DeltaResult, Effect, EngineImage, EngineOptions, ItemMeta, ItemScan, ItemView, ItemVisitor, MetaDeltaOptions, MetaDeltaResult,
   MetaGetUpdate, MetaItemView, MetaStoreOptions, StoreMode, StoreResult, TouchResult,
 } from './types.js';
 
@@ -502,6 +502,36 @@ export class Engine {
     }
   }
 
+  /**
+   * The live items' metadata, least recently used first (lru_crawler
+   * metadump). Reads only: nothing is unlinked, counted or logged. A delayed
+   * flush_all whose time has come hides everything, as it will at the next tick.
+   */
+  itemMetadata(nowMs: number, visit: (item: ItemMeta) => void): void {
+    if (this.pendingFlushAtMs !== 0 && this.pendingFlushAtMs <= nowMs) return;
+    const t = this.table;
+    for (let slot = t.head; slot !== none; slot = t.next(slot)) {
+      if (!this.isExpired(slot, nowMs)) visit(this.itemMeta(t.keyOf(slot), slot));
+    }
+  }
+
+  /**
+   * `lru_crawler crawl`: reclaims now every expired item of the slab classes
+   * `inClass` accepts, instead of leaving them to tick()'s sweep. No effect
+   * is emitted: expiry times are absolute, so a restart drops them anyway.
+   * Returns how many were reclaimed.
+   */
+  reclaimExpired(nowMs: number, inClass: (slabClass: number) => boolean): number {
+    const t = this.table;
+    let reclaimed = 0;
+    for (let slot = 0; slot < t.slotLimit; slot++) {
+      if (!t.isLive(slot) || !this.isExpired(slot, nowMs) || !inClass(t.slabClass(slot))) continue;
+      this.reclaim(slot);
+      reclaimed++;
+    }
+    return reclaimed;
+  }
+
   get casNext(): number { return this.nextCas; }
   get flushPendingAtMs(): number { return this.pendingFlushAtMs; }
 
@@ -555,15 +585,22 @@ export class Engine {
     return { key, value: t.valueCopy(slot), flags: t.flags(slot), expiresAtMs: t.expiresAtMs(slot), cas: t.cas(slot), seq: t.seq(slot) };
   }
 
+  /** What metadump and `me` both report of a slot (`me` through metaView). */
+  private itemMeta(key: string, slot: number): ItemMeta {
+    const t = this.table;
+    return {
+      key, expiresAtMs: t.expiresAtMs(slot), lastAccessMs: t.lastAccessMs(slot), cas: t.cas(slot),
+      fetched: (t.stateBits(slot) & item_state_fetched) !== 0, slabClass: t.slabClass(slot), totalBytes: this.totalOf(slot),
+    };
+  }
+
   private metaView(key: string, slot: number, withValue: boolean): MetaItemView {
     const t = this.table;
     const bits = t.stateBits(slot);
     return {
-      key, value: withValue ? t.valueCopy(slot) : undefined, valueLength: t.valueLength(slot),
-      flags: t.flags(slot), expiresAtMs: t.expiresAtMs(slot), cas: t.cas(slot), seq: t.seq(slot), lastAccessMs: t.lastAccessMs(slot),
-      fetched: (bits & item_state_fetched) !== 0, tokenSent: (bits & item_state_token_sent) !== 0,
-      stale: (bits & item_state_stale) !== 0, keyBinary: (bits & item_state_key_binary) !== 0,
-      slabClass: t.slabClass(slot), totalBytes: this.totalOf(slot),
+      ...this.itemMeta(key, slot),
+      value: withValue ? t.valueCopy(slot) : undefined, valueLength: t.valueLength(slot), flags: t.flags(slot), seq: t.seq(slot),
+      tokenSent: (bits & item_state_token_sent) !== 0, stale: (bits & item_state_stale) !== 0, keyBinary: (bits & item_state_key_binary) !== 0,
     };
   }
 

@@ -29,6 +29,20 @@ export type ItemVisitor = (
   keyBytes: Buffer, keyStart: number, keyEnd: number, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number,
 ) => void;
 
+/** What `lru_crawler metadump` and `me` show of a live item (the fields both report). */
+export interface ItemMeta {
+  key: string;
+  /** Absolute expiry in ms since the epoch; 0 = never. */
+  expiresAtMs: number;
+  lastAccessMs: number;
+  cas: number;
+  /** Read since it was stored. */
+  fetched: boolean;
+  slabClass: number;
+  /** memcached's ITEM_ntotal. */
+  totalBytes: number;
+}
+
 /** A walk over the live items that yields between steps (snapshots, dumps). */
 export interface ItemScan {
   /** Visits the live items among the next `maxSlots` slots; false once the walk is complete. */
@@ -74,25 +88,17 @@ export type DeltaResult =
  * memcached keeps beside them (it_flags and last access time), as it was
  * before the request that looks at it.
  */
-export interface MetaItemView {
-  key: string;
+export interface MetaItemView extends ItemMeta {
   /** A copy of the value, when it was asked for. */
   value: Buffer | undefined;
   valueLength: number;
   flags: number;
-  expiresAtMs: number;
-  cas: number;
   seq: number;
-  lastAccessMs: number;
-  fetched: boolean;
   /** A client already holds the recache token (memcached ITEM_TOKEN_SENT). */
   tokenSent: boolean;
   stale: boolean;
   /** Stored under a base64 (`b`) key. */
   keyBinary: boolean;
-  /** memcached's slab class id and ITEM_ntotal (for `me`). */
-  slabClass: number;
-  totalBytes: number;
 }
 
 /** What `ms` adds to a store. */

@@ -95,6 +95,16 @@ export class BinaryParser {
     this.pos = 0;
   }
 
+  /**
+   * memcached's state name while a frame's value arrives (conn_nread) or is
+   * discarded (conn_swallow), for `stats conns` and the idle timeout; null
+   * while a header, extras or key arrive (memcached reads those in
+   * conn_read, before the frame is dispatched).
+   */
+  get dataState(): 'conn_nread' | 'conn_swallow' | null {
+    return this.state === State.Value ? 'conn_nread' : this.state === State.Swallow ? 'conn_swallow' : null;
+  }
+
   /** Bytes held but not yet consumed (for memory bounds). */
   get bufferedBytes(): number {
     return this.buf.length - this.pos + this.accBytes;

@@ -53,6 +53,7 @@ export class BinaryProtocol implements Protocol<BinaryRequest> {
   push(chunk: Buffer): void { this.parser.push(chunk); }
   detachInput(): void { this.parser.detachInput(); }
   next(): BinaryRequest | null { return this.parser.next(); }
+  dataState(): 'conn_nread' | 'conn_swallow' | null { return this.parser.dataState; }
 
   isMutation(request: BinaryRequest): boolean {
     // A too-large set unlinks the old item (memcached: no stale value survives).

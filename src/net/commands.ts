@@ -76,14 +76,11 @@ export function parseCommandLine(
     case 'touch': return parseTouch(line, t, ntokens, strictKeys);
     case 'flush_all': return parseFlushAll(line, t, ntokens);
     case 'version': return { kind: 'version' };
-    case 'shutdown': return reply('ERROR: shutdown not enabled'); // memcached without -A (noreply is not read)
     case 'quit': return { kind: 'quit' };
     case 'verbosity': return parseVerbosity(line, t, ntokens);
-    case 'stats': {
-      const args: string[] = [];
-      for (let i = 1; i < t.count; i++) args.push(tokenText(line, t, i));
-      return { kind: 'stats', args };
-    }
+    case 'stats': return { kind: 'stats', args: argumentTexts(line, t) };
+    case 'lru_crawler': return { kind: 'lru_crawler', args: argumentTexts(line, t) };
+    case 'shutdown': return { kind: 'shutdown', args: argumentTexts(line, t) };
     case 'cache_memlimit': {
       if (ntokens !== 3 && ntokens !== 4) return ERROR();
       const mb = safeStrtoul(line, t.starts[1], t.ends[1]);
@@ -101,6 +98,13 @@ export function parseCommandLine(
       }
       return ERROR();
   }
+}
+
+/** The tokens after the command word, as strings. */
+function argumentTexts(line: Buffer, t: Tokens): string[] {
+  const args: string[] = [];
+  for (let i = 1; i < t.count; i++) args.push(tokenText(line, t, i));
+  return args;
 }
 
 const hotCommands = ['get', 'gets', 'set'];

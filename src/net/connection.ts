@@ -10,7 +10,10 @@
 //   stops parsing until the backlog drains; on 'full' it is refused, unapplied;
 // - reading pauses while unsent reply bytes exceed the high-water mark
 //   (backpressure), and resumes when the socket drains or replies are released;
-// - a client's FIN (half-close) still gets every reply owed, then the close.
+// - a client's FIN (half-close) still gets every reply owed, then the close;
+// - lastCmdMs is when the connection last sent a request (memcached's
+//   last_cmd_time): `stats conns` shows it and the idle timeout reads it; a
+//   half-closed connection is finishing, never idle.
 
 import type { Socket } from 'node:net';
 import { Chunks } from './output.js';
@@ -40,10 +43,16 @@ export class Connection implements ReplySink {
   private inputEnded = false;
   private readPaused = false;
   private isWaiting = false;
+  /** A request of this connection is running (memcached's conn_parse_cmd). */
+  private executing = false;
+  /** When the last request was read (ms since the epoch). */
+  lastCmdMs: number;
 
   private socket!: Socket;
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    this.lastCmdMs = ctx.backend.now();
+  }
 
   /** Binds the socket; its bytes arrive through receive(). */
   attach(socket: Socket): void {
@@ -83,6 +92,7 @@ export class Connection implements ReplySink {
 
   private process(): void {
     const protocol = this.protocol!;
+    let first = true;
     while (!this.ended && this.stalled === null && !this.closeAfterWrite) {
       if (this.backlogBytes() > reply_backlog_high_bytes) {
         this.pauseReading();
@@ -95,6 +105,11 @@ export class Connection implements ReplySink {
         if (this.inputEnded) this.commit(0, true);
         break;
       }
+      if (first) {
+        // Once per batch of requests: memcached's last_cmd_time is as coarse (one-second clock).
+        this.lastCmdMs = this.ctx.backend.now();
+        first = false;
+      }
       if (protocol.isMutation(request)) {
         const admission = this.ctx.backend.writeAdmission();
         if (admission === 'wait') {
@@ -106,9 +121,15 @@ export class Connection implements ReplySink {
           continue;
         }
       }
-      protocol.execute(request, this);
+      this.execute(request);
     }
     this.flush();
+  }
+
+  private execute(request: unknown): void {
+    this.executing = true;
+    this.protocol!.execute(request, this);
+    this.executing = false;
   }
 
   private stall(request: unknown): void {
@@ -120,7 +141,7 @@ export class Connection implements ReplySink {
       if (r === null || this.ended) return;
       const protocol = this.protocol!;
       if (this.ctx.backend.writeAdmission() === 'full') protocol.refuseDiskFull(r, this);
-      else protocol.execute(r, this);
+      else this.execute(r);
       this.process();
       this.maybeResume();
     });
@@ -202,6 +223,25 @@ export class Connection implements ReplySink {
     this.ended = true;
     this.setWaiting(false);
     this.socket.destroy();
+  }
+
+  /** memcached's name for what the connection is doing, for `stats conns`. */
+  get state(): string {
+    if (this.executing) return 'conn_parse_cmd';
+    if (this.ended) return 'conn_closing';
+    if (this.stalled !== null) return 'conn_waiting'; // ours: a write waits for WAL admission
+    if (this.held.length || this.socket.writableLength) return 'conn_mwrite';
+    return this.protocol?.dataState?.() ?? 'conn_read';
+  }
+
+  /**
+   * Idle: waiting for a request (not for the WAL to acknowledge its replies,
+   * nor for the client to read them, nor inside a value still arriving, as
+   * memcached) and none read since cutoffMs. A half-closed connection is not
+   * idle: it sends no more requests and closes once its replies are out.
+   */
+  isIdleSince(cutoffMs: number): boolean {
+    return !this.inputEnded && this.lastCmdMs < cutoffMs && this.state === 'conn_read';
   }
 
   /** At shutdown: no more requests are read; owed replies are still released. */

@@ -22,7 +22,7 @@
 //   also lost on restart, being memory-only like memcached's it_flags.
 
 import { expiresAtFromExptime, type Engine } from '../engine/engine.js';
-import type { DeleteResult, MetaItemView } from '../engine/types.js';
+import type { DeleteResult, ItemMeta, MetaItemView } from '../engine/types.js';
 import { encodeBase64Key, isOverlongOpaque, opaque_too_long, type MetaRequest } from './meta.js';
 import type { ReplySink, ServerContext } from './protocol.js';
 
@@ -279,12 +279,17 @@ function secondsUntil(atMs: number, now: number): number {
 }
 
 /**
- * Seconds since the item was last accessed. An item recovered from disk has
- * no access time (memory-only, 0): it counts from when this server started.
+ * When the item was last accessed, for `me`, `mg l` and lru_crawler metadump.
+ * An item recovered from disk has no access time (memory-only, 0): it counts
+ * as accessed when this server started.
  */
+export function accessedAtMs(item: ItemMeta, startedAtMs: number): number {
+  return item.lastAccessMs === 0 ? startedAtMs : item.lastAccessMs;
+}
+
+/** Seconds since the item was last accessed (accessedAtMs). */
 function idleSeconds(item: MetaItemView, now: number, startedAtMs: number): number {
-  const atMs = item.lastAccessMs === 0 ? startedAtMs : item.lastAccessMs;
-  return Math.max(0, Math.floor((now - atMs) / 1000));
+  return Math.max(0, Math.floor((now - accessedAtMs(item, startedAtMs)) / 1000));
 }
 
 /** `t`: -1 for no expiry, else the seconds left as memcached's unsigned 32-bit subtraction. */

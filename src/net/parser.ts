@@ -66,6 +66,11 @@ export class TextParser {
     this.pos = 0;
   }
 
+  /** memcached's name for a connection inside a data block: reading it (conn_nread) or discarding it (conn_swallow). */
+  get dataState(): 'conn_nread' | 'conn_swallow' | null {
+    return this.state === State.Data ? 'conn_nread' : this.state === State.Swallow ? 'conn_swallow' : null;
+  }
+
   /** Bytes buffered but not yet consumed (for memory bounds). */
   get bufferedBytes(): number {
     return this.buf.length - this.pos + this.lineBytes + this.dataBytes;

@@ -9,7 +9,7 @@
 
 import type { Backend, ServerSettings } from './backend.js';
 import type { Chunks } from './output.js';
-import type { ConnectionCounters } from './stats.js';
+import type { ConnectionCounters, ConnectionView } from './stats.js';
 
 export interface ServerContext {
   readonly backend: Backend;
@@ -17,6 +17,8 @@ export interface ServerContext {
   readonly counters: ConnectionCounters;
   readonly startedAtMs: number;
   log(level: number, message: string): void;
+  /** Listeners and open connections, for `stats conns` (absent: none to show). */
+  connections?(): ConnectionView[];
 }
 
 /** Where a protocol writes replies. */
@@ -43,4 +45,6 @@ export interface Protocol<R = unknown> {
   execute(request: R, out: ReplySink): void;
   /** Answers a mutation refused, unapplied, because the disk is full. */
   refuseDiskFull(request: R, out: ReplySink): void;
+  /** memcached's state name while a request's data is still arriving (`stats conns`; such a connection is not idle). */
+  dataState?(): 'conn_nread' | 'conn_swallow' | null;
 }

@@ -22,6 +22,9 @@ export type Request =
   | { kind: 'verbosity'; level: number; noreply: boolean }
   | { kind: 'stats'; args: string[] }
   | { kind: 'cache_memlimit'; megabytes: number | null; noreply: boolean }
+  /** Admin commands (admin.ts): their arguments, the tokens after the command word. */
+  | { kind: 'lru_crawler'; args: string[] }
+  | { kind: 'shutdown'; args: string[] }
   /** A reply line decided by the parser (ERROR, CLIENT_ERROR ..., OK for no-op admin commands). */
   | { kind: 'reply'; line: string; noreply: boolean }
   /** The connection must close: an overlong line, an HTTP request, a binary-protocol frame. */

@@ -1,12 +1,17 @@
 // `stats` replies in memcached's field names and formats, so memcached tools
 // (and the Prometheus exporter) read them. General stats, `stats items`,
-// `stats slabs` and `stats settings`; `stats reset` clears the counters.
-// Both protocols take their lines from statGroup (text words them as
-// `STAT name value`, binary as one packet per stat).
+// `stats slabs`, `stats settings` and `stats conns`; `stats reset` clears the
+// counters. Both protocols take their lines from statGroup (text words them
+// as `STAT name value`, binary as one packet per stat); `stats conns` is
+// text-only, as in memcached (its binary stat answers KEY_ENOENT for it).
+//
+// Every line is `STAT <name> <value>` with no space inside the value (the
+// exporter splits lines on spaces): text values we supply, such as paths,
+// have their whitespace and '%' percent-encoded.
 
 import { slabClasses, type Engine } from '../engine/engine.js';
 import { slab_page_size_bytes } from '../engine/slabs.js';
-import type { Backend, ServerSettings } from './backend.js';
+import type { Backend, LruCrawlerSettings, ServerSettings } from './backend.js';
 import type { ServerContext } from './protocol.js';
 
 /**
@@ -22,6 +27,8 @@ export interface ConnectionCounters {
   rejectedConnections: number;
   bytesRead: number;
   bytesWritten: number;
+  /** Connections closed by the idle timeout (memcached's idle_kicks). */
+  idleKicks: number;
 }
 
 export type StatLines = Array<[string, string | number]>;
@@ -72,8 +79,9 @@ export function generalStats(backend: Backend, settings: ServerSettings, conns: 
     ['touch_misses', c.touchMisses],
     ['store_too_large', c.storeTooLarge],
     ['store_no_memory', c.outOfMemory],
-    ['auth_cmds', 0],
-    ['auth_errors', 0],
+    ['auth_cmds', settings.auth?.attempts ?? 0],
+    ['auth_errors', settings.auth?.failures ?? 0],
+    ...(settings.idleTimeoutS ? [['idle_kicks', conns.idleKicks] as [string, number]] : []),
     ['bytes_read', conns.bytesRead],
     ['bytes_written', conns.bytesWritten],
     ['limit_maxbytes', engine.memoryLimitBytes],
@@ -164,27 +172,100 @@ export function slabStats(engine: Engine): StatLines {
   return lines;
 }
 
+/** memcached's lru_crawler defaults: running, 100 us between items, no per-run cap. */
+export function lruCrawlerOf(settings: ServerSettings): LruCrawlerSettings {
+  return settings.lruCrawler ??= { enabled: true, sleepUs: 100, toCrawl: 0 };
+}
+
+const yesNo = (on: unknown): string => (on ? 'yes' : 'no');
+
+/** A text value safe on a STAT line: whitespace and '%' percent-encoded. */
+export function statText(value: string): string {
+  return value.replace(/[\s%]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+/**
+ * memcached's `stats settings`, field for field in its order (without the
+ * extstore, proxy and drop_privileges fields of builds that have them). Our
+ * values where we have the setting; memcached's defaults for tunables of
+ * machinery we do not have (segmented LRU, slab rebalancing), with
+ * lru_segmented, slab_reassign and slab_automove saying it is off. Our own
+ * options follow memcached's fields.
+ */
 export function settingsStats(settings: ServerSettings, engine: Engine): StatLines {
+  const crawler = lruCrawlerOf(settings);
+  const tls = settings.tls;
   return [
     ['maxbytes', engine.memoryLimitBytes],
     ['maxconns', settings.connectionLimit],
     ['tcpport', settings.port],
     ['udpport', 0],
-    ['inter', settings.host],
+    ['inter', statText(settings.host)],
     ['verbosity', settings.verbosity],
+    ['oldest', 0],
     ['evictions', settings.evictionsDisabled ? 'off' : 'on'],
     ['domain_socket', 'NULL'],
+    ['umask', 700],
+    ['shutdown_command', yesNo(settings.shutdownEnabled)],
     ['growth_factor', '1.25'],
     ['chunk_size', 48],
     ['num_threads', 1],
+    ['num_threads_per_udp', 1],
+    ['stat_key_prefix', ':'],
+    ['detail_enabled', 'no'],
+    ['reqs_per_event', 20],
     ['cas_enabled', 'yes'],
     ['tcp_backlog', 1024],
-    ['flush_enabled', 'yes'],
-    ['binding_protocol', 'auto-negotiate'], // memcached's -B auto: text or binary by the first byte
+    // memcached's -B auto (text or binary by the first byte); -Y forces ascii (protocols.ts).
+    ['binding_protocol', settings.auth ? 'ascii' : 'auto-negotiate'],
+    ['auth_enabled_sasl', 'no'],
+    ['auth_enabled_ascii', settings.auth ? statText(settings.auth.file) : 'no'],
     ['item_size_max', settings.itemSizeMaxBytes],
-    ['slab_page_size', slab_page_size_bytes],
-    ['data_dir', settings.dataDir],
+    ['maxconns_fast', 'yes'],
+    ['hashpower_init', 0],
+    ['slab_reassign', 'no'],
+    ['slab_automove', 0],
+    ['slab_automove_ratio', '0.80'],
+    ['slab_automove_window', 30],
+    ['slab_chunk_max', slabClasses[slabClasses.length - 1]!.chunkSizeBytes],
+    ['lru_crawler', yesNo(crawler.enabled)],
+    ['lru_crawler_sleep', crawler.sleepUs],
+    ['lru_crawler_tocrawl', crawler.toCrawl],
+    ['tail_repair_time', 0],
+    ['flush_enabled', 'yes'],
+    ['dump_enabled', 'yes'],
+    ['hash_algorithm', 'fnv1a'],
+    ['lru_maintainer_thread', 'no'],
+    ['lru_segmented', 'no'],
+    ['hot_lru_pct', 20],
+    ['warm_lru_pct', 40],
+    ['hot_max_factor', '0.20'],
+    ['warm_max_factor', '2.00'],
+    ['temp_lru', 'no'],
+    ['temporary_ttl', 61],
+    ['idle_timeout', settings.idleTimeoutS ?? 0],
+    ['watcher_logbuf_size', 262144],
+    ['worker_logbuf_size', 65536],
+    ['read_buf_mem_limit', 0],
+    ['track_sizes', 'no'],
+    ['inline_ascii_response', 'no'],
+    ['ssl_enabled', yesNo(tls)],
+    ['ssl_chain_cert', tls ? statText(tls.certFile) : '(null)'],
+    ['ssl_key', tls ? statText(tls.keyFile) : '(null)'],
+    // memcached shows OpenSSL's flags: SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT when required.
+    ['ssl_verify_mode', tls?.verifyClient ? 3 : 0],
+    ['ssl_keyformat', 1],
+    ['ssl_ciphers', 'NULL'],
+    ['ssl_ca_cert', tls?.caFile ? statText(tls.caFile) : 'NULL'],
+    ['ssl_wbuf_size', 16384],
+    ['ssl_session_cache', 'no'],
+    ['ssl_kernel_tls', 'no'],
+    ['ssl_min_version', 'tlsv1.2'],
+    ['num_napi_ids', '(null)'],
+    ['memory_file', '(null)'],
+    ['data_dir', statText(settings.dataDir)],
     ['fsync', settings.fsyncMode],
+    ...(settings.extraSettings ?? []),
   ];
 }
 
@@ -200,7 +281,29 @@ export function statGroup(ctx: ServerContext, group: string | null): StatLines |
   }
 }
 
-/** `stats reset`: zeroes the engine's counters and the connection counters memcached resets. */
+/** What `stats conns` shows of a listener (listenAddr null) or a connection. */
+export interface ConnectionView {
+  /** memcached shows the file descriptor; we number listeners and connections. */
+  id: number;
+  /** `tcp:<ip>:<port>` or `tcp6:[<ip>]:<port>`: the peer, or a listener's own address. */
+  addr: string;
+  listenAddr: string | null;
+  state: string;
+  secsSinceLastCmd: number;
+}
+
+/** `stats conns` (text protocol only). */
+export function connectionStats(views: Iterable<ConnectionView>): StatLines {
+  const lines: StatLines = [];
+  for (const v of views) {
+    lines.push([`${v.id}:addr`, v.addr]);
+    if (v.listenAddr !== null) lines.push([`${v.id}:listen_addr`, v.listenAddr]);
+    lines.push([`${v.id}:state`, v.state], [`${v.id}:secs_since_last_cmd`, v.secsSinceLastCmd]);
+  }
+  return lines;
+}
+
+/** `stats reset`: memcached zeroes its counters (not gauges such as curr_connections), auth and idle ones included. */
 export function resetStats(ctx: ServerContext): void {
   ctx.backend.engine.resetCounters();
   const counters = ctx.counters;
@@ -208,6 +311,8 @@ export function resetStats(ctx: ServerContext): void {
   counters.rejectedConnections = 0;
   counters.bytesRead = 0;
   counters.bytesWritten = 0;
+  counters.idleKicks = 0;
+  ctx.settings.auth?.resetCounters();
 }
 
 export function formatStats(lines: StatLines): string {

@@ -7,11 +7,12 @@
 // connection can hold the reply until that sequence is durable.
 
 import type { ItemView } from '../engine/types.js';
+import { lruCrawlerCommand, shutdownCommand } from './admin.js';
 import { executeMeta, isMetaMutation } from './meta-protocol.js';
 import { TextParser } from './parser.js';
 import type { Protocol, ReplySink, ServerContext } from './protocol.js';
 import type { Request } from './requests.js';
-import { formatStats, resetStats, server_version, statGroup } from './stats.js';
+import { connectionStats, formatStats, resetStats, server_version, statGroup } from './stats.js';
 
 const disk_full_reply = 'SERVER_ERROR out of disk space\r\n';
 
@@ -26,6 +27,7 @@ export class TextProtocol implements Protocol<Request> {
   detachInput(): void { this.parser.detachInput(); }
   next(): Request | null { return this.parser.next(); }
   isMutation(request: Request): boolean { return isMutation(request); }
+  dataState(): 'conn_nread' | 'conn_swallow' | null { return this.parser.dataState; }
 
   refuseDiskFull(request: Request, out: ReplySink): void {
     if (!('noreply' in request && request.noreply)) out.reply.addText(disk_full_reply);
@@ -82,6 +84,10 @@ export class TextProtocol implements Protocol<Request> {
         return out.commit(0, true);
       case 'meta':
         return executeMeta(this.ctx, request, out);
+      case 'lru_crawler':
+        return lruCrawlerCommand(this.ctx, request.args, out);
+      case 'shutdown':
+        return shutdownCommand(this.ctx, request.args, out);
     }
   }
 
@@ -126,6 +132,7 @@ export class TextProtocol implements Protocol<Request> {
       resetStats(this.ctx);
       return 'RESET\r\n';
     }
+    if (args[0] === 'conns') return formatStats(connectionStats(this.ctx.connections?.() ?? []));
     const lines = statGroup(this.ctx, args[0] ?? null);
     return lines ? formatStats(lines) : 'ERROR\r\n';
   }

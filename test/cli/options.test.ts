@@ -49,6 +49,43 @@ describe('server options', () => {
     }
   });
 
+  it('parses the security and admin options; they are off by default', () => {
+    expect(defaultOptions).toMatchObject({
+      authFile: undefined, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, tlsVerifyClient: false, idleTimeoutS: 0, shutdownEnabled: false,
+    });
+    expect(parseServerOptions(['-Y', 'a.txt', '--tls-cert', 'c.pem', '--tls-key=k.pem', '--tls-ca', 'ca.pem', '--tls-verify-client', '--idle-timeout', '30', '-A'], {}))
+      .toMatchObject({ authFile: 'a.txt', tlsCert: 'c.pem', tlsKey: 'k.pem', tlsCa: 'ca.pem', tlsVerifyClient: true, idleTimeoutS: 30, shutdownEnabled: true });
+    expect(parseServerOptions(['--auth-file=b.txt', '--enable-shutdown', '--tls-cert', 'c', '--tls-key', 'k'], {}))
+      .toMatchObject({ authFile: 'b.txt', shutdownEnabled: true, tlsCa: undefined, tlsVerifyClient: false });
+  });
+
+  it('takes AUTH_FILE, TLS_CERT, TLS_KEY, TLS_CA, IDLE_TIMEOUT_S from the environment; flags win', () => {
+    const env = { AUTH_FILE: '/e/auth', TLS_CERT: '/e/c', TLS_KEY: '/e/k', TLS_CA: '/e/ca', IDLE_TIMEOUT_S: '7' };
+    expect(parseServerOptions([], env)).toMatchObject({ authFile: '/e/auth', tlsCert: '/e/c', tlsKey: '/e/k', tlsCa: '/e/ca', idleTimeoutS: 7 });
+    expect(parseServerOptions(['-Y', 'flag', '--idle-timeout', '0'], env)).toMatchObject({ authFile: 'flag', idleTimeoutS: 0 });
+  });
+
+  it('refuses TLS options that cannot work together, and bad values, naming the option', () => {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--tls-key', 'k'], {}, /--tls-key needs --tls-cert/],
+      [['--tls-cert', 'c'], {}, /--tls-cert needs --tls-key/],
+      [['--tls-ca', 'ca'], {}, /--tls-ca needs --tls-cert and --tls-key/],
+      [['--tls-verify-client'], {}, /--tls-verify-client needs --tls-cert and --tls-key/],
+      [['--tls-cert', 'c', '--tls-key', 'k', '--tls-verify-client'], {}, /--tls-verify-client needs --tls-ca/],
+      [[], { TLS_KEY: 'k' }, /--tls-key needs --tls-cert/],
+      [['--idle-timeout', '-1'], {}, /--idle-timeout: '-1' is not a whole number/],
+      [['--idle-timeout', '1.5'], {}, /--idle-timeout: '1.5' is not a whole number/],
+      [[], { IDLE_TIMEOUT_S: 'soon' }, /IDLE_TIMEOUT_S \(environment\)/],
+      [['-Y', ''], {}, /-Y\/--auth-file: empty path/],
+      [['--tls-verify-client=yes'], {}, /--tls-verify-client takes no value/],
+      [['-A=1'], {}, /unknown option|takes no value/],
+    ];
+    for (const [argv, env, message] of cases) {
+      expect(() => parseServerOptions(argv, env), argv.join(' ')).toThrow(OptionError);
+      expect(() => parseServerOptions(argv, env), argv.join(' ')).toThrow(message);
+    }
+  });
+
   it('parses -I sizes as memcached does', () => {
     expect(parseSize('1m', 'I')).toBe(1048576);
     expect(parseSize('1024k', 'I')).toBe(1048576);

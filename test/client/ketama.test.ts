@@ -87,7 +87,10 @@ describe('ketama placement matches twemproxy (nutcracker)', () => {
       const wrong = keys.filter((k) => placement.get(k)?.length !== 1 || placement.get(k)![0] !== ours.serverFor(k));
       expect(wrong).toEqual([]);
       // Every server got a share (a ring that sent everything to one server would also "match" trivially).
-      expect(found.map((m) => m.size).every((n) => n > keys.length / 10)).toBe(true);
+      // Not a tenth: twemproxy's 32-bit fnv1a_64 spreads these similar keys unevenly, and with the ports
+      // free that day one server got under a tenth in about a quarter of runs (smallest share over 5000
+      // random port triples: 31 of 550).
+      expect(found.map((m) => m.size).every((n) => n > keys.length / 20)).toBe(true);
       // And our client reads each key back through its own routing.
       const back = await ours.getMulti(keys);
       expect(back.size).toBe(keys.length);

@@ -469,7 +469,7 @@ const statsArb = lineArb('stats', fc.constantFrom<Part[]>(['stats'], ['stats', '
 
 const quitArb = lineArb('quit', fc.constant<Part[]>(['quit']));
 
-/** shutdown: refused, as by memcached without -A (we have no shutdown command). */
+/** shutdown: refused, as by memcached without -A (neither server is started with -A here). */
 const shutdownArb = lineArb('shutdown', fc.constantFrom<Part[]>(['shutdown'], ['shutdown', 'graceful'], ['shutdown', 'x', 'y']));
 
 /**

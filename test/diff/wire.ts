@@ -16,11 +16,12 @@
 // (conn_nread and conn_swallow do not flush them); we send every reply owed.
 // What memcached sends there depends on how TCP cut the stream.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { item_size_max_bytes, pad_bytes, renderCommand, startsSegment, type Command, type Sequence } from './commands.js';
 import { casValues, parseReplies } from './replies.js';
+import { freePort, waitListening } from '../e2e/daemons.js';
 import type { RawConnection } from '../e2e/raw.js';
 
 /** How a segment's replies ended. */
@@ -149,30 +150,6 @@ export const memcachedBin = process.env.MEMCACHED_BIN ?? '/usr/bin/memcached';
 
 export interface Memcached { port: number; pid: number; stop(): Promise<void> }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
-    });
-  });
-}
-
-async function connectable(port: number, proc: ChildProcess, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && proc.exitCode === null) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); res(true); });
-      s.once('error', () => res(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
-
 /**
  * Starts memcached on 127.0.0.1 only, no UDP, with -I as our server gets it
  * (-I 1k needs slab_chunk_max no larger than it). A port taken between the
@@ -189,7 +166,8 @@ export async function startMemcached(): Promise<Memcached> {
     const killOnExit = (): void => { proc.kill('SIGKILL'); };
     process.once('exit', killOnExit);
     const exited = new Promise<void>((res) => proc.once('exit', () => { process.off('exit', killOnExit); res(); }));
-    if (await connectable(port, proc, 5000)) {
+    const alive = (): boolean => proc.exitCode === null && proc.signalCode === null;
+    if (await waitListening(port, alive, memcachedBin).then(() => true, () => false)) {
       return {
         port, pid: proc.pid!,
         async stop() {

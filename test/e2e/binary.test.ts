@@ -15,9 +15,9 @@
 //
 // Then: data written over the binary protocol survives kill -9 and a restart.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMemcached, stopDaemons, type Daemon } from './daemons.js';
 import { cleanup, startServer, type ServerProcess } from './harness.js';
 import { OP, deltaExtras, describePacket, frame, readPackets, storeExtras, u32s, type FrameOpts, type Packet } from '../net/binary-helpers.js';
 
@@ -194,51 +194,20 @@ function normalise(p: Packet, casNames: Map<bigint, string>): string | null {
 
 // ---- a real memcached -----------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-let memcached: ChildProcess | null = null;
-let memcachedPort = 0;
+let memcached: Daemon;
 let ours: ServerProcess;
 
-async function startMemcached(): Promise<void> {
-  memcachedPort = await freePort();
-  const asRoot = process.getuid?.() === 0 ? ['-u', 'root'] : [];
-  memcached = spawn('/usr/bin/memcached', [...asRoot, '-U', '0', '-l', '127.0.0.1', '-p', String(memcachedPort)], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      (await BinaryConnection.open(memcachedPort)).close();
-      return;
-    } catch {
-      if (Date.now() > deadline || memcached.exitCode !== null) throw new Error('memcached did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
 beforeAll(async () => {
-  await startMemcached();
+  memcached = await startMemcached();
   ours = await startServer();
 }, 30_000);
 
-afterAll(async () => {
-  if (memcached && memcached.exitCode === null) {
-    const exited = new Promise((r) => memcached!.once('exit', r));
-    memcached.kill('SIGTERM');
-    await exited;
-  }
-});
+afterAll(stopDaemons);
 
 describe('binary protocol: byte-identical to memcached 1.6.18', () => {
   for (const session of sessions) {
     it(session.name, async () => {
-      const theirs = await runSession(memcachedPort, session.steps);
+      const theirs = await runSession(memcached.port, session.steps);
       const mine = await runSession(ours.port, session.steps);
       expect(mine.lines).toEqual(theirs.lines);
       expect(mine.closed).toBe(theirs.closed);

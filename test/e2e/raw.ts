@@ -1,6 +1,9 @@
 // A raw socket for protocol-level end-to-end checks: send bytes, read lines.
+// converse() plays the same requests against two servers (ours and a stock
+// memcached from daemons.ts) to compare what each request got back.
 
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 
 export class RawConnection {
   private buf = Buffer.alloc(0);
@@ -16,6 +19,14 @@ export class RawConnection {
   static open(port: number): Promise<RawConnection> {
     return new Promise((res, rej) => {
       const s = connect({ host: '127.0.0.1', port }, () => res(new RawConnection(s)));
+      s.once('error', rej);
+    });
+  }
+
+  /** Over TLS: resolves once the handshake is done (a refused client certificate may only show later, as a close). */
+  static openTls(port: number, options: ConnectionOptions): Promise<RawConnection> {
+    return new Promise((res, rej) => {
+      const s = connectTls({ host: '127.0.0.1', port, ...options }, () => res(new RawConnection(s)));
       s.once('error', rej);
     });
   }
@@ -66,4 +77,28 @@ export class RawConnection {
     this.waiters = [];
     for (const f of w) f();
   }
+}
+
+/**
+ * Sends each part in turn on one connection and collects what each got back
+ * (latin1), once the connection has been quiet for quietMs: the same list
+ * sent to two servers must give the same replies.
+ */
+export async function converse(port: number, parts: readonly (string | Buffer)[], quietMs = 100): Promise<string[]> {
+  const socket = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((res, rej) => { socket.once('connect', res); socket.once('error', rej); });
+  let received = '';
+  let lastDataAt = Date.now();
+  socket.on('data', (d: Buffer) => { received += d.toString('latin1'); lastDataAt = Date.now(); });
+  socket.on('error', () => {});
+  const replies: string[] = [];
+  for (const part of parts) {
+    received = '';
+    const sentAt = Date.now();
+    socket.write(part);
+    while (Date.now() - Math.max(sentAt, lastDataAt) < quietMs) await new Promise((r) => setTimeout(r, 10));
+    replies.push(received);
+  }
+  socket.destroy();
+  return replies;
 }

@@ -181,6 +181,21 @@ describe('binary parser: waiting and bounds', () => {
     expect(parser.bufferedBytes).toBe(0);
   });
 
+  it('dataState: conn_nread inside a value, conn_swallow inside a discarded one, null before (as memcached 1.6.18 stats conns shows)', () => {
+    const states = (...chunks: Buffer[]): Array<string | null> => {
+      const parser = new BinaryParser(ITEM_SIZE_MAX);
+      return chunks.map((chunk) => {
+        parser.push(chunk);
+        while (parser.next() !== null);
+        return parser.dataState;
+      });
+    };
+    const set = frame(0x01, { key: 'k', extras: storeExtras(), value: 'abcde' });
+    expect(states(set.subarray(0, 10), set.subarray(10, 28), set.subarray(28, 35), set.subarray(35))).toEqual([null, null, 'conn_nread', null]);
+    const tooBig = frame(0x01, { key: 'k', extras: storeExtras(), bodyLength: 9 + ITEM_SIZE_MAX });
+    expect(states(tooBig, Buffer.alloc(ITEM_SIZE_MAX - 1), Buffer.alloc(1))).toEqual(['conn_swallow', 'conn_swallow', null]);
+  });
+
   it('ignores bytes pushed after a close', () => {
     const parser = new BinaryParser(ITEM_SIZE_MAX);
     parser.push(frame(0x0a, { magic: 0x00 }));

@@ -31,7 +31,7 @@ class Sink implements ReplySink {
   }
 }
 
-interface Setup { memoryLimitBytes?: number; evictionsDisabled?: boolean }
+interface Setup { memoryLimitBytes?: number; evictionsDisabled?: boolean; settings?: Partial<ServerSettings> }
 
 const settingsFor = (): ServerSettings => ({
   host: '127.0.0.1', port: 0, connectionLimit: 100, itemSizeMaxBytes: 1 << 20, verbosity: 0, dataDir: '-', fsyncMode: 'always', evictionsDisabled: false, strictKeys: false,
@@ -46,8 +46,8 @@ function setup(o: Setup = {}) {
     engine, now: () => clock.nowMs, ackedSeq: () => engine.lastSeq, onAck: () => {},
     writeAdmission: () => state.admission, whenAdmissible: async () => {}, storageStats: () => [['durable_seq', engine.lastSeq]],
   };
-  const settings = settingsFor();
-  const counters: ConnectionCounters = { currConnections: 1, totalConnections: 5, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0 };
+  const settings = { ...settingsFor(), ...o.settings };
+  const counters: ConnectionCounters = { currConnections: 1, totalConnections: 5, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0, idleKicks: 0 };
   const ctx: ServerContext = { backend, settings, counters, startedAtMs: T0, log: () => {} };
   const protocol = new BinaryProtocol(ctx);
 
@@ -326,6 +326,18 @@ describe('binary protocol: stat', () => {
     expect(t.counters.totalConnections).toBe(0);
     expect(t.replies(t.req(OP.stat, { key: 'itemsX', opaque: 6 }), t.req(OP.stat, { key: 'sizes' }), t.req(OP.stat, { key: 'detail on' })))
       .toEqual([err(OP.stat, 1, NOT_FOUND, 6), err(OP.stat, 1, NOT_FOUND), err(OP.stat, 1, NOT_FOUND)]);
+  });
+
+  it('settings has the -A/-Y/--idle-timeout/TLS fields and binding_protocol auto-negotiate; conns is text-only (Not found); reset zeroes idle_kicks', () => {
+    const t = setup({ settings: { shutdownEnabled: true, idleTimeoutS: 30 } });
+    const settings = new Map(t.packets(t.req(OP.stat, { key: 'settings' })).slice(0, -1).map((p) => [p.key, p.value.toString()]));
+    expect(Object.fromEntries(['binding_protocol', 'umask', 'shutdown_command', 'auth_enabled_sasl', 'auth_enabled_ascii', 'idle_timeout', 'ssl_enabled'].map((k) => [k, settings.get(k)])))
+      .toEqual({ binding_protocol: 'auto-negotiate', umask: '700', shutdown_command: 'yes', auth_enabled_sasl: 'no', auth_enabled_ascii: 'no', idle_timeout: '30', ssl_enabled: 'no' });
+    expect(t.replies(t.req(OP.stat, { key: 'conns', opaque: 3 }))).toEqual([err(OP.stat, 1, NOT_FOUND, 3)]);
+    t.counters.idleKicks = 3;
+    expect(t.packets(t.req(OP.stat)).find((p) => p.key === 'idle_kicks')?.value.toString()).toBe('3');
+    t.send(t.req(OP.stat, { key: 'reset' }));
+    expect(t.counters.idleKicks).toBe(0);
   });
 });
 

@@ -37,7 +37,7 @@ class Bench {
     const ctx: ServerContext = {
       backend,
       settings: { host: '127.0.0.1', port: 0, connectionLimit: 10, itemSizeMaxBytes: 1 << 20, verbosity: 0, dataDir: '-', fsyncMode: 'always', evictionsDisabled: false, strictKeys: false },
-      counters: { currConnections: 0, totalConnections: 0, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0 },
+      counters: { currConnections: 0, totalConnections: 0, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0, idleKicks: 0 },
       startedAtMs: T0,
       log: () => {},
     };

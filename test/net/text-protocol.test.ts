@@ -22,7 +22,7 @@ function connection(): (request: string) => string {
     engine, now: () => now, ackedSeq: () => Number.MAX_SAFE_INTEGER, onAck: () => {},
     writeAdmission: () => 'ok', whenAdmissible: async () => {}, storageStats: () => [],
   };
-  const counters = { currConnections: 1, totalConnections: 1, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0 };
+  const counters = { currConnections: 1, totalConnections: 1, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0, idleKicks: 0 };
   const protocol = new TextProtocol({ backend, settings: { ...settings }, counters, startedAtMs: now, log: () => {} });
   return (request) => {
     const sink = { reply: new Chunks(), commit: () => {} };

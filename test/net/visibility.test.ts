@@ -4,45 +4,15 @@
 // and backlog admission answers are honoured.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.js';
-import type { Effect } from '../../src/engine/types.js';
-import type { Backend } from '../../src/net/backend.js';
 import { startServer, type MemcachedServer } from '../../src/net/server.js';
 import { Client } from '../../src/client/client.js';
-import { connect } from 'node:net';
-
-class FakeStorage {
-  effects: Effect[] = [];
-  acked = 0;
-  admission: 'ok' | 'wait' | 'full' = 'ok';
-  private listeners: Array<() => void> = [];
-  private admitWaiters: Array<() => void> = [];
-  readonly engine = new Engine({ memoryLimitBytes: 64 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false }, (e) => this.effects.push(e));
-
-  ackUpTo(seq: number): void {
-    this.acked = seq;
-    for (const l of this.listeners) l();
-  }
-
-  admitAgain(): void {
-    this.admission = 'ok';
-    for (const w of this.admitWaiters.splice(0)) w();
-  }
-
-  backend(): Backend {
-    return {
-      engine: this.engine,
-      now: () => Date.now(),
-      ackedSeq: () => this.acked,
-      onAck: (l) => { this.listeners.push(l); },
-      writeAdmission: () => this.admission,
-      whenAdmissible: () => new Promise((res) => { if (this.admission !== 'wait') res(); else this.admitWaiters.push(res); }),
-      storageStats: () => [['durable_seq', this.acked]],
-    };
-  }
-}
-
-const settings = { host: '127.0.0.1', port: 0, connectionLimit: 100, itemSizeMaxBytes: 1 << 20, verbosity: 0, dataDir: '-', fsyncMode: 'always', evictionsDisabled: false, strictKeys: false };
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import { makeCerts } from '../certs.js';
+import { FakeStorage, settings } from './fake-storage.js';
 
 let server: MemcachedServer | null = null;
 const clients: Client[] = [];
@@ -66,9 +36,12 @@ afterEach(async () => {
  * Sends `request` on a raw connection and half-closes (FIN), as `printf ... | nc -N`
  * does; `closed` resolves to everything received once the server closes.
  */
-function sendThenHalfClose(request: string): { received: () => string; closed: Promise<string> } {
+function sendThenHalfClose(request: string, tlsOptions?: ConnectionOptions): { received: () => string; closed: Promise<string> } {
   let received = '';
-  const socket = connect({ host: '127.0.0.1', port: server!.address.port }, () => socket.end(request));
+  const at = { host: '127.0.0.1', port: server!.address.port };
+  const socket: Socket = tlsOptions
+    ? connectTls({ ...at, ...tlsOptions }, () => socket.end(request))
+    : connect(at, () => socket.end(request));
   socket.on('data', (d: Buffer) => { received += d.toString('latin1'); });
   socket.on('error', () => {});
   const closed = new Promise<string>((res) => socket.on('close', () => res(received)));
@@ -168,6 +141,23 @@ describe('visibility contract', () => {
     storage.admitAgain();
     storage.ackUpTo(1);
     expect(await conn.closed).toMatch(/^STORED\r\nVERSION \S+\r\n$/);
+  });
+
+  it('over TLS too: a client that half-closes gets the replies held for durability, then the close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcl-visibility-tls-'));
+    try {
+      const certs = makeCerts(dir);
+      const storage = new FakeStorage();
+      const tls = { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), verifyClient: false, certFile: certs.serverCert, keyFile: certs.serverKey };
+      server = await startServer({ ...settings, tls }, storage.backend(), () => {});
+      const conn = sendThenHalfClose('set k 0 0 1\r\nv\r\nget k\r\n', { ca: readFileSync(certs.caCert) });
+      expect(await settledWithin(conn.closed, 300)).toBe('pending');
+      expect(conn.received()).toBe('');
+      storage.ackUpTo(1);
+      expect(await conn.closed).toBe('STORED\r\nVALUE k 0 1\r\nv\r\nEND\r\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('closes at once when a client half-closes without sending anything', async () => {
