@@ -121,20 +121,20 @@ const strayFlagArb = fc.constantFrom(
 );
 
 /** The line's flags: some of `own`, in random order; rarely stray ones or a repeat; `b` with a base64 key, `q` when forced. */
-function flagsOf(own: ReadonlyArray<fc.Arbitrary<Part>>, key: MetaKey, quiet: boolean): fc.Arbitrary<Part[]> {
-  const stray = fc.oneof({ weight: 12, arbitrary: fc.constant<Part[]>([]) }, { weight: 1, arbitrary: fc.array(strayFlagArb, { minLength: 1, maxLength: 2 }) });
-  const repeat = fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat() });
+function flagsOf(own: ReadonlyArray<fc.Arbitrary<Part>>, key: MetaKey, quiet: Quiet): fc.Arbitrary<Part[]> {
+  const stray = fc.oneof({ weight: 20, arbitrary: fc.constant<Part[]>([]) }, { weight: 1, arbitrary: fc.array(strayFlagArb, { minLength: 1, maxLength: 2 }) });
+  const repeat = fc.oneof({ weight: 30, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat() });
   return fc.tuple(fc.tuple(...own).chain((all) => fc.shuffledSubarray(all, { maxLength: Math.min(6, all.length) })), stray, repeat).chain(([chosen, odd, at]) => {
     const flags: Part[] = [...chosen, ...odd];
     if (at !== undefined && chosen.length > 0) flags.push(chosen[at % chosen.length]!);
     if (key.base64) flags.push('b');
-    if (quiet) flags.push('q');
+    if (quiet === 'forced') flags.push('q');
     return fc.shuffledSubarray(flags, { minLength: flags.length });
   });
 }
 
-/** Flags of mg, md and ms, and `q` unless the line is forced quiet. */
-const common = (quiet: boolean): Array<fc.Arbitrary<Part>> => [fc.constant('k'), opaqueArb, ...(quiet ? [] : [fc.constant('q')])];
+/** Flags of mg, md, ms and ma, and `q` unless the line is forced quiet (flagsOf adds it). */
+const common = (quiet: Quiet): Array<fc.Arbitrary<Part>> => [fc.constant('k'), opaqueArb, ...(quiet === 'forced' ? [] : [fc.constant('q')])];
 
 // ---- lines ------------------------------------------------------------------
 
@@ -148,14 +148,15 @@ function metaLine(family: string, words: Part[], data?: string): fc.Arbitrary<Co
   return lineArb(family, fc.constant(words), fc.constant(data ?? ''), hasSymbol(words) ? { plain: true } : { mutations: metaMutations });
 }
 
-function mgArb(quiet: boolean): fc.Arbitrary<Command> {
-  return metaKeyArb.chain((key) => {
-    const own = [
-      ...common(quiet), ...'cfhlstuv'.split('').map((f) => fc.constant(f)),
-      withArg('T', ttlArb), withArg('R', recacheArb), ...(key.fragile ? [] : [withArg('N', ttlArb)]),
-    ];
-    return flagsOf(own, key, quiet).chain((flags) => metaLine('mg', ['mg', key.word, ...flags]));
-  });
+/** A line's quietness: `q` forced on (a quiet run), or one of the flags that may be drawn. */
+type Quiet = 'forced' | 'maybe';
+
+function mgLine(key: MetaKey, quiet: Quiet): fc.Arbitrary<Command> {
+  const own = [
+    ...common(quiet), ...'cfhlstuv'.split('').map((f) => fc.constant(f)),
+    withArg('T', ttlArb), withArg('R', recacheArb), ...(key.fragile ? [] : [withArg('N', ttlArb)]),
+  ];
+  return flagsOf(own, key, quiet).chain((flags) => metaLine('mg', ['mg', key.word, ...flags]));
 }
 
 /** ms modes: E add, A append, P prepend, R replace, S set, and bad ones (not append or prepend on a fragile key). */
@@ -164,21 +165,23 @@ function setModeArb(key: MetaKey): fc.Arbitrary<Part> {
   return fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...modes) }, { weight: 1, arbitrary: fc.constantFrom('Mx', 'M', 'MSS', 'Ms') });
 }
 
-function msArb(quiet: boolean): fc.Arbitrary<Command> {
-  return fc.tuple(metaKeyArb, dataBlockArb).chain(([key, d]) => {
-    const own = [
-      ...common(quiet), fc.constant('c'), fc.constant('I'),
-      withArg('C', casArgArb), withArg('F', clientFlagsArb), withArg('T', ttlArb), setModeArb(key),
-    ];
-    return flagsOf(own, key, quiet).chain((flags) => metaLine('ms', ['ms', key.word, d.length, ...flags], d.block));
-  });
+function msLine(key: MetaKey, quiet: Quiet): fc.Arbitrary<Command> {
+  const own = [
+    ...common(quiet), fc.constant('c'), fc.constant('I'),
+    withArg('C', casArgArb), withArg('F', clientFlagsArb), withArg('T', ttlArb), setModeArb(key),
+  ];
+  return fc.tuple(dataBlockArb, flagsOf(own, key, quiet)).chain(([d, flags]) => metaLine('ms', ['ms', key.word, d.length, ...flags], d.block));
 }
 
-function mdArb(quiet: boolean): fc.Arbitrary<Command> {
-  return metaKeyArb.chain((key) => {
-    const own = [...common(quiet), fc.constant('I'), withArg('C', casArgArb), withArg('T', ttlArb)];
-    return flagsOf(own, key, quiet).chain((flags) => metaLine('md', ['md', key.word, ...flags]));
-  });
+function mdLine(key: MetaKey, quiet: Quiet): fc.Arbitrary<Command> {
+  const own = [...common(quiet), fc.constant('I'), withArg('C', casArgArb), withArg('T', ttlArb)];
+  return flagsOf(own, key, quiet).chain((flags) => metaLine('md', ['md', key.word, ...flags]));
+}
+
+/** me: `me <key>`, `me <key> b` for a base64 key, or with tokens it ignores. */
+function meLine(key: MetaKey): fc.Arbitrary<Command> {
+  return fc.constantFrom<Part[]>([], ['x'], ['x', 'b'], ['b', 'x'])
+    .chain((rest) => metaLine('me', ['me', key.word, ...(key.base64 ? ['b'] : []), ...rest]));
 }
 
 /** ma modes: none, I or + (increment), D or - (decrement), or bad; `incr` says how D is drawn. */
@@ -194,16 +197,12 @@ const maArb: fc.Arbitrary<Command> = fc.tuple(fc.oneof({ weight: 2, arbitrary: f
   .filter(([key, mode]) => !(key.fragile && mode.incr))
   .chain(([key, mode]) => {
     const own = [
-      ...common(false), ...'tcv'.split('').map((f) => fc.constant(f)), withArg('C', casArgArb), withArg('J', initialArb),
+      ...common('maybe'), ...'tcv'.split('').map((f) => fc.constant(f)), withArg('C', casArgArb), withArg('J', initialArb),
       withArg('D', mode.incr ? incrAmountArb : decrAmountArb),
       ...(mode.incr ? [] : [withArg('T', ttlArb)]), ...(key.fragile ? [] : [withArg('N', ttlArb)]),
     ];
-    return flagsOf(own, key, false).chain((flags) => metaLine('ma', ['ma', key.word, ...mode.token, ...flags]));
+    return flagsOf(own, key, 'maybe').chain((flags) => metaLine('ma', ['ma', key.word, ...mode.token, ...flags]));
   });
-
-/** me: `me <key>`, `me <key> b` for a base64 key, or with tokens it ignores. */
-const meArb: fc.Arbitrary<Command> = fc.tuple(metaKeyArb, fc.constantFrom<Part[]>([], ['x'], ['x', 'b'], ['b', 'x']))
-  .chain(([key, rest]) => metaLine('me', ['me', key.word, ...(key.base64 ? ['b'] : []), ...rest]));
 
 /** mn; mutations add the tokens it ignores. */
 const mnArb = metaLine('mn', ['mn']);
@@ -212,18 +211,47 @@ const mnArb = metaLine('mn', ['mn']);
 const metaErrorArb = fc.constantFrom<Part[]>(['mg'], ['ms'], ['md'], ['ma'], ['me'], ['ms', 'a'], ['mx', 'a'], ['mG', 'a'], ['mgg', 'a'], ['mss', 'a', '1'])
   .chain((words) => metaLine('meta-error', words));
 
+/**
+ * Flags every meta command parses, none of them b, N, T or M (see the
+ * invariants above): 19, so that with the command and the key a line has 21
+ * tokens, and memcached refuses more than 19 (its 20 counts the empty one after them).
+ */
+const distinct_flags = ['c', 'f', 'h', 'k', 'l', 's', 't', 'u', 'v', 'q', 'O1', 'P', 'L', 'F5', 'J7', 'D2', 'C5000000000', 'I', 'R2000'];
+
+/** Lines with 15 to 19 different flags, around memcached's limit on tokens. */
+const wideArb: fc.Arbitrary<Command> = fc.tuple(fc.constantFrom('mg', 'ms', 'md', 'ma'), metaKeyArb, dataBlockArb, fc.shuffledSubarray(distinct_flags, { minLength: 15 }))
+  .filter(([, key]) => !key.fragile) // an ma here increments (D2), which would drop the base64 mark
+  .chain(([command, key, d, flags]) => {
+    const words: Part[] = [command, key.word, ...(command === 'ms' ? [d.length] : []), ...(key.base64 ? ['b'] : []), ...flags];
+    return lineArb(command === 'ma' ? 'ma' : 'meta-wide', fc.constant(words), fc.constant(command === 'ms' ? d.block : ''), { plain: true });
+  });
+
+/** Lines that need no segment of their own, on one key. */
+const keyedLine = (key: MetaKey, quiet: Quiet): fc.Arbitrary<Command> =>
+  fc.oneof({ weight: 4, arbitrary: mgLine(key, quiet) }, { weight: 3, arbitrary: msLine(key, quiet) }, { weight: 2, arbitrary: mdLine(key, quiet) });
+
+/** Lines sent one after another as one command. */
+const run = (family: string, lines: readonly Command[]): Command => ({ family, parts: lines.flatMap((c) => c.parts) });
+
 /** A quiet run: mg, ms and md lines with q, then mn (memcached's way to learn they all ran). */
-const quietRunArb: fc.Arbitrary<Command> = fc.tuple(fc.array(fc.oneof(mgArb(true), msArb(true), mdArb(true)), { minLength: 1, maxLength: 5 }), mnArb)
-  .map(([lines, mn]) => ({ family: 'meta-quiet', parts: [...lines, mn].flatMap((c) => c.parts) }));
+const quietRunArb: fc.Arbitrary<Command> = fc.tuple(fc.array(metaKeyArb.chain((key) => keyedLine(key, 'forced')), { minLength: 1, maxLength: 5 }), mnArb)
+  .map(([lines, mn]) => run('meta-quiet', [...lines, mn]));
+
+/** Lines on one key, so that state one sets (a TTL, a stale mark, a win token) is what the next one sees. */
+const sameKeyRunArb: fc.Arbitrary<Command> = metaKeyArb
+  .chain((key) => fc.array(fc.oneof({ weight: 6, arbitrary: keyedLine(key, 'maybe') }, { weight: 1, arbitrary: meLine(key) }), { minLength: 2, maxLength: 4 }))
+  .map((lines) => run('meta-run', lines));
 
 /** The meta families with their weights, for sequenceArb beside commands.ts's. */
 export const metaFamilies: Array<{ weight: number; arbitrary: fc.Arbitrary<Command> }> = [
-  { weight: 10, arbitrary: mgArb(false) },
-  { weight: 8, arbitrary: msArb(false) },
-  { weight: 3, arbitrary: mdArb(false) },
+  { weight: 8, arbitrary: metaKeyArb.chain((key) => mgLine(key, 'maybe')) },
+  { weight: 6, arbitrary: metaKeyArb.chain((key) => msLine(key, 'maybe')) },
+  { weight: 3, arbitrary: metaKeyArb.chain((key) => mdLine(key, 'maybe')) },
   { weight: 5, arbitrary: maArb },
   { weight: 2, arbitrary: mnArb },
-  { weight: 2, arbitrary: meArb },
+  { weight: 2, arbitrary: metaKeyArb.chain(meLine) },
   { weight: 2, arbitrary: quietRunArb },
+  { weight: 4, arbitrary: sameKeyRunArb },
   { weight: 1, arbitrary: metaErrorArb },
+  { weight: 1, arbitrary: wideArb },
 ];
