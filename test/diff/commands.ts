@@ -159,7 +159,7 @@ const edgeValues: bigint[] = [
 ].filter(isSafeNumber);
 
 /** A value written the ways clients (and fuzzers) write it: plain, leading zeros, '+', tab before or after. */
-export function formatted(v: bigint): fc.Arbitrary<string> {
+function formatted(v: bigint): fc.Arbitrary<string> {
   const s = v.toString();
   const digits = v < 0n ? s.slice(1) : s;
   const sign = v < 0n ? '-' : '';
@@ -173,7 +173,7 @@ export function formatted(v: bigint): fc.Arbitrary<string> {
 }
 
 /** Tokens that are not numbers, or only look like one. */
-export const junkNumber = fc.constantFrom('abc', '1e3', '0x10', '3.5', '-', '+', '1-', '\xb91');
+const junkNumber = fc.constantFrom('abc', '1e3', '0x10', '3.5', '-', '+', '1-', '\xb91');
 
 /** Any number for a generic numeric position (flags, delta, cas, verbosity): edges, small values, junk. */
 export const numberArb: fc.Arbitrary<string> = fc.oneof(
@@ -190,7 +190,7 @@ export const flagsArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom('0', '
  * or more, junk). Not below -2^63: strtoull negates modulo 2^64, so
  * "-9223372036854775809" is 2^63 - 1, accepted.
  */
-export const smallNumberArb: fc.Arbitrary<string> = fc.oneof(
+const smallNumberArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...edgeValues.filter((v) => (v >= I64_MIN && v < 1n << 32n) || v >= 1n << 64n)).chain(formatted) },
   { weight: 3, arbitrary: fc.bigInt({ min: 3n, max: BigInt(length_bound_bytes - 1) }).chain(formatted) },
   { weight: 1, arbitrary: junkNumber },
@@ -230,7 +230,7 @@ const flushDelayArb: fc.Arbitrary<Part> = fc.oneof(
 // ---- keys and values ------------------------------------------------------------
 
 /** Byte strings from a set of byte ranges. */
-export const bytesFrom = (codes: fc.Arbitrary<number>, min: number, max: number): fc.Arbitrary<string> =>
+const bytesFrom = (codes: fc.Arbitrary<number>, min: number, max: number): fc.Arbitrary<string> =>
   fc.array(codes, { minLength: min, maxLength: max }).map((a) => String.fromCharCode(...a));
 
 /** Key bytes memcached accepts: anything but space and newline (control, DEL, high bytes, '\r', tab). */
@@ -280,7 +280,7 @@ function storesOnlyWhitespace(block: string): boolean {
 }
 
 /** Values: short binary, numbers for incr/decr, protocol look-alikes, and sizes around -I. */
-export const valueArb: fc.Arbitrary<string> = fc.oneof(
+const valueArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 5, arbitrary: bytesFrom(fc.integer({ min: 0, max: 255 }), 0, 12) },
   { weight: 4, arbitrary: numericValueArb },
   { weight: 1, arbitrary: fc.constantFrom('get a', 'END', 'VALUE a 0 1', 'STORED', '\r\nx', 'x\r\ny', 'x\n') },
@@ -316,7 +316,7 @@ function layoutArb(words: number, mustEnd: boolean): fc.Arbitrary<Layout> {
 }
 
 /** Token mutations: wrong token counts and wrong words in place of right ones. */
-export type Mutation = { kind: 'none' } | { kind: 'drop'; at: number } | { kind: 'extra'; words: string[] } | { kind: 'replace'; at: number; word: string };
+type Mutation = { kind: 'none' } | { kind: 'drop'; at: number } | { kind: 'extra'; words: string[] } | { kind: 'replace'; at: number; word: string };
 
 const extraWordArb = fc.oneof(fc.constant('noreply'), numberArb, keyArb, fc.constantFrom('x', 'NOREPLY', 'noreply2'));
 
@@ -339,7 +339,7 @@ const anyMutationArb = mutationArb(fc.oneof(numberArb, fc.constantFrom('noreply'
  * words), for a line holding a CasRef: its CAS value differs per server, so
  * it must never be shifted into a length or flags position.
  */
-export interface LineOptions { plain?: boolean; mutations?: fc.Arbitrary<Mutation> }
+interface LineOptions { plain?: boolean; mutations?: fc.Arbitrary<Mutation> }
 
 const plainLayout = (words: number): Layout => ({ lead: '', seps: Array<string>(Math.max(0, words - 1)).fill(' '), trail: '', eol: '\r\n' });
 

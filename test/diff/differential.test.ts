@@ -6,8 +6,9 @@
 // `flush_all` and `verbosity 0` on each, and the replies must be byte for
 // byte the same once CAS values, stats figures, the version string, and a
 // few meta figures (times that may differ by a second, TTLs of expired
-// items, one slab class number) are normalised (replies.ts). Both servers run with -m 64 and -I 1k (the
-// smallest -I memcached accepts), so too-large values stay cheap.
+// items, one slab class number) are normalised (replies.ts). Both servers
+// run with -m 64 and -I 1k (the smallest -I memcached accepts), so
+// too-large values stay cheap; memcached with its flat LRU (beforeAll).
 //
 // A failure prints the commands (escaped) and both replies side by side,
 // and fast-check's seed and path: replay with DIFF_SEED=<seed>
@@ -28,7 +29,8 @@
 // sequences); replies memcached drops when a read batch ends in a close, a
 // get with a key over 250 bytes, or a FIN inside a data block (such commands
 // start a segment; a FIN comes after a pad); an incr/decr result padded in
-// place or not depending on queued replies (incr/decr start a segment);
+// place or not depending on queued replies (incr/decr/ma start a segment)
+// or on memcached's LRU maintainer thread (flat LRU);
 // incr/decr on a value of only whitespace or in [2^63, 2^64), where memcached
 // reads past the value (never stored); lines over 2048 bytes; `stats
 // items`/`stats slabs` contents; a base64 key holding a space, newline or NUL

@@ -207,9 +207,12 @@ const maArb: fc.Arbitrary<Command> = fc.tuple(fc.oneof({ weight: 2, arbitrary: f
 /** mn; mutations add the tokens it ignores. */
 const mnArb = metaLine('mn', ['mn']);
 
-/** Too few tokens, 2-letter words starting with m that are no command, and 3-letter ones. */
+/**
+ * Too few tokens, 2-letter words starting with m that are no command, and
+ * 3-letter ones. A lone ma is of family ma all the same: a mutation may give it a key.
+ */
 const metaErrorArb = fc.constantFrom<Part[]>(['mg'], ['ms'], ['md'], ['ma'], ['me'], ['ms', 'a'], ['mx', 'a'], ['mG', 'a'], ['mgg', 'a'], ['mss', 'a', '1'])
-  .chain((words) => metaLine('meta-error', words));
+  .chain((words) => metaLine(words[0] === 'ma' ? 'ma' : 'meta-error', words));
 
 /**
  * Flags every meta command parses, none of them b, N, T or M (see the

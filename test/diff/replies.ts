@@ -141,6 +141,12 @@ export function normalise(items: readonly ReplyItem[], cas: readonly string[] = 
 /** A meta flag counting seconds from a moment: TTL left, idle time, me's exp= and la=. */
 const timeFlag = /^(t|l|exp=|la=)(-?\d+)$/;
 
+/** A time flag's prefix and seconds; not t-1 or exp=-1, which mean "never expires". */
+function timeOf(word: string): { prefix: string; seconds: number } | undefined {
+  const m = timeFlag.exec(word);
+  return m && m[2] !== '-1' ? { prefix: m[1]!, seconds: Number(m[2]) } : undefined;
+}
+
 /**
  * `ours` with each time flag of a meta line taken from `theirs` where the two
  * lines are the same flag for flag and that flag's seconds differ by one at
@@ -152,9 +158,9 @@ export function alignTimes(ours: readonly string[], theirs: readonly string[]): 
     const other = theirs[i]?.split(' ');
     if (!other || other.length !== mine.length || !meta_codes.has(mine[0]!)) return line;
     return mine.map((w, j) => {
-      const a = timeFlag.exec(w);
-      const b = timeFlag.exec(other[j]!);
-      if (j < firstFlag(mine) || !a || !b || a[1] !== b[1] || Math.abs(Number(a[2]) - Number(b[2])) > 1) return w;
+      const a = timeOf(w);
+      const b = timeOf(other[j]!);
+      if (j < firstFlag(mine) || !a || !b || a.prefix !== b.prefix || Math.abs(a.seconds - b.seconds) > 1) return w;
       return other[j]!;
     }).join(' ');
   });
