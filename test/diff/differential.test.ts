@@ -42,8 +42,10 @@
 // time meta l and me la= show is refreshed by memcached only on reads a
 // minute apart and by us on every read; within a sequence both stay near 0
 // and may differ only by the second a clock ticks, which the comparison
-// allows for every time figure. Not generated yet: the binary protocol and
-// admin commands (one more family each).
+// allows for every time figure. Out-of-memory answers (-M, or a full -m)
+// never come up: neither server runs with -M and a sequence stores a few
+// kilobytes. Not generated yet: the binary protocol and admin commands (one
+// more family each).
 
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, it } from 'vitest';

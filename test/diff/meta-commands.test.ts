@@ -49,6 +49,6 @@ describe('meta-command generator invariants', () => {
 
   it('R is never within a second of a TTL a sequence sets', () => {
     const recache = new Set(lines.flatMap((w) => w.slice(2).filter((t) => /^R-?\d+$/.test(t))));
-    expect([...recache].sort()).toEqual(['R-1', 'R0', 'R2000', 'R50000']);
+    expect([...recache].sort()).toEqual(['R-1', 'R0', 'R2000', 'R4294967296', 'R50000', 'R9223372036854775808']);
   });
 });

@@ -23,9 +23,10 @@
 // - ma takes T only when it decrements: an increment that makes the number
 //   longer has memcached build a new item and apply T to the old one, so the
 //   new TTL is lost there (we keep it); a decrement never grows the number;
-// - R (recache) times are 0, -1, 2000 or 50000 s, never within a second of a
-//   TTL a sequence sets (exptimeArb's): R wins when the TTL left is below
-//   R's, and a tie is broken either way by memcached's one-second clock.
+// - R (recache) times are 0, -1, 2000 or 50000 s (or read as 0, or refused),
+//   never within a second of a TTL a sequence sets (exptimeArb's and
+//   ttlArb's): R wins when the TTL left is below R's, and a tie is broken
+//   either way by memcached's one-second clock.
 // And to keep commands.ts's invariants: ma increments by less than 2^32 and
 // J seeds less than 2^62, so no number reaches [2^63, 2^64); ma starts a
 // segment (commands.ts startsSegment), so a quiet run holds none.
@@ -86,8 +87,12 @@ const ttlArb = fc.oneof(
   { weight: 1, arbitrary: badArgArb },
 );
 
-/** R: never near a TTL a sequence sets (see above). */
-const recacheArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('0', '-1', '2000', '50000') }, { weight: 1, arbitrary: badArgArb });
+/** R: never near a TTL a sequence sets (see above); 2^32 reads as 0 (int32), 2^63 is out of range. */
+const recacheArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom('0', '-1', '2000', '50000') },
+  { weight: 1, arbitrary: fc.constantFrom('4294967296', '9223372036854775808') },
+  { weight: 1, arbitrary: badArgArb },
+);
 
 /** C: mostly a CAS value this connection saw (the line is then sent unmangled), else a literal no item has. */
 const casArgArb: fc.Arbitrary<Part> = fc.oneof(
