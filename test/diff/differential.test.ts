@@ -5,7 +5,7 @@
 // played on a fresh connection to both servers (wire.ts), after a
 // `flush_all` and `verbosity 0` on each, and the replies must be byte for
 // byte the same once CAS values, stats figures, the version string, and a
-// few meta figures (times that may differ by a second, TTLs of expired
+// few meta figures (times that may differ by a second or two, TTLs of expired
 // items, one slab class number) are normalised (replies.ts). Both servers
 // run with -m 64 and -I 1k (the smallest -I memcached accepts), so
 // too-large values stay cheap; memcached with its flat LRU (beforeAll).
@@ -42,7 +42,7 @@
 // time meta l and me la= show is refreshed by memcached only on reads a
 // minute apart and by us on every read; within a sequence both stay near 0
 // and may differ only by the second a clock ticks, which the comparison
-// allows for every time figure. Out-of-memory answers (-M, or a full -m)
+// allows for (replies.ts alignTimes). Out-of-memory answers (-M, or a full -m)
 // never come up: neither server runs with -M and a sequence stores a few
 // kilobytes. Not generated yet: the binary protocol and admin commands (one
 // more family each).

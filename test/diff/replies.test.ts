@@ -61,9 +61,9 @@ describe('differential replies', () => {
     ]);
   });
 
-  it('aligns meta times that differ by one second, and nothing else', () => {
-    const theirs = ['HD t59 l1 s60', 'ME t5 exp=-60 la=1 cas=1', 'HD t59', 'VA 2 t-1', 'VALUE t5 0 1', 'HD t59 l1', 'ME k exp=-1'];
-    const ours = ['HD t60 l0 s61', 'ME t6 exp=-59 la=0 cas=1', 'HD t57', 'VA 2 t0', 'VALUE t6 0 1', 'HD t60', 'ME k exp=-2'];
-    expect(alignTimes(ours, theirs)).toEqual(['HD t59 l1 s61', 'ME t6 exp=-60 la=1 cas=1', 'HD t57', 'VA 2 t0', 'VALUE t6 0 1', 'HD t60', 'ME k exp=-2']);
+  it('aligns meta times within two seconds (TTLs) or one (idle times), and nothing else', () => {
+    const theirs = ['HD t59 l1 s60', 'ME t5 exp=-61 la=1 cas=1', 'HD t59 l2', 'VA 2 t-1', 'VALUE t5 0 1', 'HD t59 l1', 'ME k exp=-1', 'HD t3'];
+    const ours = ['HD t61 l0 s61', 'ME t6 exp=-59 la=0 cas=1', 'HD t56 l0', 'VA 2 t0', 'VALUE t6 0 1', 'HD t60', 'ME k exp=-2', 'HD t1'];
+    expect(alignTimes(ours, theirs)).toEqual(['HD t59 l1 s61', 'ME t6 exp=-61 la=1 cas=1', 'HD t56 l0', 'VA 2 t0', 'VALUE t6 0 1', 'HD t60', 'ME k exp=-2', 'HD t3']);
   });
 });
