@@ -10,7 +10,7 @@
 // or a repeat; sometimes missing or extra tokens, odd whitespace or line ends
 // (commands.ts lineArb). Keys are the classic ones, or base64 with `b`: of
 // the classic keys, of binary bytes, of bytes no text line can carry, or not
-// valid base64 at all. Quiet runs send several q lines and an mn.
+// valid base64 at all.
 //
 // commands.ts's invariants hold here too. Besides, these are kept out of the
 // comparison (deliberate deviations, see src/net/meta-protocol.ts and the
@@ -29,7 +29,13 @@
 //   either way by memcached's one-second clock.
 // And to keep commands.ts's invariants: ma increments by less than 2^32 and
 // J seeds less than 2^62, so no number reaches [2^63, 2^64); ma starts a
-// segment (commands.ts startsSegment), so a quiet run holds none.
+// segment (commands.ts startsSegment), so a quiet run or a same-key run
+// holds none.
+//
+// Besides single lines: quiet runs (q lines, then mn), same-key runs (lines
+// on one key, so that what one sets, a TTL, a stale mark, a win token, is
+// what the next one sees), lines with too few tokens or no command, and
+// lines with 15 to 19 different flags, around memcached's token limit.
 
 import fc from 'fast-check';
 import {
@@ -125,6 +131,12 @@ const strayFlagArb = fc.constantFrom(
   'P', 'Lpath', 'F5', 'J7', 'D2', 'C5000000000', 'I', 'R2000', 'O', 'q', 'k', 'c', 's', 't', 'f', 'u', 'h', 'l', 'v',
 );
 
+/** A flag token's letter (a symbol's is its prefix's). */
+const flagLetter = (f: Part): string => (typeof f === 'string' ? f : f.prefix ?? '').charAt(0);
+
+/** A line's quietness: `q` forced on (a quiet run), or one of the flags that may be drawn. */
+type Quiet = 'forced' | 'maybe';
+
 /** The line's flags: some of `own`, in random order; rarely stray ones or a repeat; `b` with a base64 key, `q` when forced. */
 function flagsOf(own: ReadonlyArray<fc.Arbitrary<Part>>, key: MetaKey, quiet: Quiet): fc.Arbitrary<Part[]> {
   const stray = fc.oneof({ weight: 20, arbitrary: fc.constant<Part[]>([]) }, { weight: 1, arbitrary: fc.array(strayFlagArb, { minLength: 1, maxLength: 2 }) });
@@ -148,13 +160,14 @@ const metaMutations = mutationArb(fc.oneof(numberArb, strayFlagArb, fc.constant(
 
 const hasSymbol = (words: readonly Part[]): boolean => words.some((w) => typeof w !== 'string' && 'casRef' in w);
 
-/** A meta line; one holding a CAS value seen earlier is sent plain (commands.ts invariants). */
-function metaLine(family: string, words: Part[], data?: string): fc.Arbitrary<Command> {
-  return lineArb(family, fc.constant(words), fc.constant(data ?? ''), hasSymbol(words) ? { plain: true } : { mutations: metaMutations });
+/**
+ * A meta line, mangled or not (commands.ts lineArb). Sent plain: one holding
+ * a CAS value seen earlier (commands.ts invariants), or one a dropped or
+ * replaced token would take out of this file's invariants (`plain`).
+ */
+function metaLine(family: string, words: Part[], data = '', plain = false): fc.Arbitrary<Command> {
+  return lineArb(family, fc.constant(words), fc.constant(data), plain || hasSymbol(words) ? { plain: true } : { mutations: metaMutations });
 }
-
-/** A line's quietness: `q` forced on (a quiet run), or one of the flags that may be drawn. */
-type Quiet = 'forced' | 'maybe';
 
 function mgLine(key: MetaKey, quiet: Quiet): fc.Arbitrary<Command> {
   const own = [
@@ -197,7 +210,11 @@ const arithmeticModeArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('Mx', 'M', 'MII', 'Mi').map((m) => ({ token: [m] as Part[], incr: true })) },
 );
 
-/** ma, mostly on n (numbers): T only when decrementing, and never an increment or N on a fragile key. */
+/**
+ * ma, mostly on n (numbers): T only when decrementing, and never an increment
+ * or N on a fragile key. A decrement with T or on a fragile key is sent
+ * plain: dropping or replacing its mode would make it an increment.
+ */
 const maArb: fc.Arbitrary<Command> = fc.tuple(fc.oneof({ weight: 2, arbitrary: fc.constant(textKey('n')) }, { weight: 3, arbitrary: metaKeyArb }), arithmeticModeArb)
   .filter(([key, mode]) => !(key.fragile && mode.incr))
   .chain(([key, mode]) => {
@@ -206,7 +223,10 @@ const maArb: fc.Arbitrary<Command> = fc.tuple(fc.oneof({ weight: 2, arbitrary: f
       withArg('D', mode.incr ? incrAmountArb : decrAmountArb),
       ...(mode.incr ? [] : [withArg('T', ttlArb)]), ...(key.fragile ? [] : [withArg('N', ttlArb)]),
     ];
-    return flagsOf(own, key, 'maybe').chain((flags) => metaLine('ma', ['ma', key.word, ...mode.token, ...flags]));
+    return flagsOf(own, key, 'maybe').chain((flags) => {
+      const needsDecrement = key.fragile || flags.some((f) => flagLetter(f) === 'T');
+      return metaLine('ma', ['ma', key.word, ...mode.token, ...flags], '', !mode.incr && needsDecrement);
+    });
   });
 
 /** mn; mutations add the tokens it ignores. */
