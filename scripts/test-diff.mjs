@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run test:diff -- --runs N [--seed S]`: the differential test
-// (test/diff/differential.test.ts: random classic text-protocol sequences
+// (test/diff/differential.test.ts: random classic and meta text-protocol sequences
 // played on memcached-lite and on a real memcached, replies compared byte for
 // byte) with N fast-check runs. `npm test` runs the same file with its default
 // (DIFF_RUNS unset: 500 sequences, about 10 s here). Builds dist/ first (the

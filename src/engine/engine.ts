@@ -254,6 +254,7 @@ export class Engine {
     this.counters.touchHits++;
     this.stat(slot).touchHits++;
     this.setExpiry(key, slot, expiresAtFromExptime(exptime, nowMs));
+    this.table.setFetched(slot, 1); // memcached's touch is a fetch (do_item_get with DO_UPDATE)
     this.bump(slot, nowMs);
     return { status: 'TOUCHED', seq: this.table.seq(slot) };
   }

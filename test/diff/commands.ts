@@ -5,9 +5,11 @@
 // A Command is a list of Parts: latin1 strings (raw bytes, whitespace and
 // line ends included) or symbols resolved when the command is sent, per
 // server: a CAS value that connection has already seen (CasRef), or a Unix
-// time relative to the moment of sending (UnixTime). Each command family is
-// one arbitrary in `commandFamilies`; another family (meta commands, say) is
-// added by appending one entry there.
+// time relative to the moment of sending (UnixTime), each after an optional
+// prefix (a meta flag's letter: `C<cas>`, `T<time>`). Each command family is
+// one arbitrary in `commandFamilies`; another family is added by appending
+// one entry there, or, for families in a file of their own that build on
+// this one (meta-commands.ts), to the list differential.test.ts plays.
 //
 // Invariants, so that both servers' answers are deterministic and reading
 // them always ends (wire.ts sends a pad and a sentinel after each segment):
@@ -34,8 +36,8 @@
 // - commands whose memcached answer depends on how its reads were batched
 //   start a segment of their own (startsSegment).
 //
-// keyArb, numberArb and exptimeArb keep these invariants and are exported
-// for new families.
+// keyArb, numberArb, exptimeArb and the other arbitraries exported below keep
+// these invariants and are exported for new families.
 
 import fc from 'fast-check';
 
@@ -48,8 +50,8 @@ export const pad_bytes = length_bound_bytes + 8;
 /** Longest run of bytes without a newline in a sequence (memcached's limit is 2048). */
 export const run_bytes_max = 2000;
 
-export interface CasRef { readonly casRef: number }
-export interface UnixTime { readonly nowPlus: number }
+export interface CasRef { readonly casRef: number; readonly prefix?: string }
+export interface UnixTime { readonly nowPlus: number; readonly prefix?: string }
 export type Part = string | CasRef | UnixTime;
 
 export interface Command { readonly family: string; readonly parts: readonly Part[] }
@@ -69,8 +71,9 @@ export interface RenderContext {
 
 function renderPart(part: Part, ctx: RenderContext): string {
   if (typeof part === 'string') return part;
-  if ('casRef' in part) return ctx.casSeen.length ? ctx.casSeen[part.casRef % ctx.casSeen.length]! : '0';
-  return String(ctx.nowSeconds + part.nowPlus);
+  const prefix = part.prefix ?? '';
+  if ('casRef' in part) return prefix + (ctx.casSeen.length ? ctx.casSeen[part.casRef % ctx.casSeen.length]! : '0');
+  return prefix + String(ctx.nowSeconds + part.nowPlus);
 }
 
 export const renderCommand = (c: Command, ctx: RenderContext): string => c.parts.map((p) => renderPart(p, ctx)).join('');
@@ -79,7 +82,8 @@ export const renderCommand = (c: Command, ctx: RenderContext): string => c.parts
 export function showCommand(c: Command): string {
   return c.parts.map((p) => {
     if (typeof p === 'string') return escapeBytes(p);
-    return 'casRef' in p ? `<cas seen #${p.casRef}>` : `<now${p.nowPlus >= 0 ? '+' : ''}${p.nowPlus}s>`;
+    const prefix = escapeBytes(p.prefix ?? '');
+    return prefix + ('casRef' in p ? `<cas seen #${p.casRef}>` : `<now${p.nowPlus >= 0 ? '+' : ''}${p.nowPlus}s>`);
   }).join('');
 }
 
@@ -104,10 +108,11 @@ const hasCasRef = (c: Command): boolean => c.parts.some((p) => typeof p !== 'str
  * Whether a command must start a segment, sent only once every earlier reply
  * has arrived:
  * - it needs a CAS value from an earlier reply;
- * - it is an incr/decr: memcached rewrites a value in place (padding a
- *   shorter result with spaces) only when nothing else holds the item, and a
- *   get earlier in its read batch does until its reply is written; then it
- *   stores the bare number. We always pad, as memcached does on a quiet item;
+ * - it is an incr/decr or an ma: memcached rewrites a value in place
+ *   (padding a shorter result with spaces) only when nothing else holds the
+ *   item, and a get or mg earlier in its read batch does until its reply is
+ *   written; then it stores the bare number (and an ma's T is lost, see
+ *   meta-commands.ts). We always pad, as memcached does on a quiet item;
  * - it makes memcached drop the replies it has not yet written (those of its
  *   read batch, up to 20 requests): an HTTP request line (conn_closing), and
  *   a get/gets/gat/gats with a key over 250 bytes (conn_release_items culls
@@ -116,7 +121,7 @@ const hasCasRef = (c: Command): boolean => c.parts.some((p) => typeof p !== 'str
  *   owed, which is what memcached sends when the line arrives in a later read.
  */
 export function startsSegment(c: Command): boolean {
-  if (hasCasRef(c) || c.family === 'http' || c.family === 'delta') return true;
+  if (hasCasRef(c) || c.family === 'http' || c.family === 'delta' || c.family === 'ma') return true;
   if (c.family !== 'get' && c.family !== 'gat') return false;
   // (A long get line is rendered whole here: keys past the 24th token count too.)
   const line = renderCommand(c, widest).split('\n')[0]!.split('\0')[0]!.replace(/\r$/, '');
@@ -178,7 +183,7 @@ export const numberArb: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Flags: mostly 0 or a small type marker, sometimes an edge. */
-const flagsArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom('0', '0', '0', '1', '2', '16', '4294967295') }, { weight: 1, arbitrary: numberArb });
+export const flagsArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom('0', '0', '0', '1', '2', '16', '4294967295') }, { weight: 1, arbitrary: numberArb });
 
 /**
  * Numbers strtoull reads as below 2^32, or rejects (ERANGE, a '-' giving 2^63
@@ -196,8 +201,8 @@ const smallNumberArb: fc.Arbitrary<string> = fc.oneof(
  * no value reaches 2^63 (see numericValueArb); wrapping at 2^64 is left to
  * the engine tests and memcached's incrdecr.t (conformance run).
  */
-const incrAmountArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('1', '1', '2', '0', '10', '4294967295') }, { weight: 1, arbitrary: smallNumberArb });
-const decrAmountArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('1', '1', '2', '0', '10', '18446744073709551615') }, { weight: 1, arbitrary: numberArb });
+export const incrAmountArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('1', '1', '2', '0', '10', '4294967295') }, { weight: 1, arbitrary: smallNumberArb });
+export const decrAmountArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('1', '1', '2', '0', '10', '18446744073709551615') }, { weight: 1, arbitrary: numberArb });
 
 /**
  * Exptimes (store, touch, gat): never, relative, absolute past and future,
@@ -316,7 +321,7 @@ type Mutation = { kind: 'none' } | { kind: 'drop'; at: number } | { kind: 'extra
 const extraWordArb = fc.oneof(fc.constant('noreply'), numberArb, keyArb, fc.constantFrom('x', 'NOREPLY', 'noreply2'));
 
 /** Mostly none; `replaceWords` are what may stand in for a right word. */
-function mutationArb(replaceWords: fc.Arbitrary<string>): fc.Arbitrary<Mutation> {
+export function mutationArb(replaceWords: fc.Arbitrary<string>): fc.Arbitrary<Mutation> {
   return fc.oneof(
     { weight: 40, arbitrary: fc.constant({ kind: 'none' as const }) },
     { weight: 1, arbitrary: fc.nat(7).map((at) => ({ kind: 'drop' as const, at })) },
@@ -360,7 +365,7 @@ function joinLine(words: Part[], l: Layout): Part[] {
 }
 
 /** A command line: words, then a mutation and a layout applied. */
-function lineArb(family: string, words: fc.Arbitrary<Part[]>, data: fc.Arbitrary<string> = fc.constant(''), options: LineOptions = {}): fc.Arbitrary<Command> {
+export function lineArb(family: string, words: fc.Arbitrary<Part[]>, data: fc.Arbitrary<string> = fc.constant(''), options: LineOptions = {}): fc.Arbitrary<Command> {
   const mutations = options.plain ? fc.constant<Mutation>({ kind: 'none' }) : options.mutations ?? anyMutationArb;
   return fc.tuple(words, mutations, data).chain(([w, m, d]) => {
     const mutated = mutate(w, m);
@@ -380,7 +385,7 @@ const noreplyArb = fc.oneof({ weight: 4, arbitrary: fc.constant<string[]>([]) },
  * after the line. Mostly right; sometimes the terminator is wrong or missing,
  * the data is shorter or longer than declared, or the length is an edge number.
  */
-const dataBlockArb: fc.Arbitrary<{ length: string; block: string }> = fc.tuple(
+export const dataBlockArb: fc.Arbitrary<{ length: string; block: string }> = fc.tuple(
   valueArb,
   fc.oneof(
     { weight: 30, arbitrary: fc.constant('exact') },
@@ -415,7 +420,7 @@ const storeArb = fc.tuple(storeNameArb, keyArb, flagsArb, exptimeArb, dataBlockA
  * server's counter gets near it in a test), or not a number. A small literal
  * could equal a CAS value on one server and not on the other.
  */
-const casLiteralArb = fc.oneof(fc.constantFrom(...edgeValues.filter((v) => v <= 0n || v >= 1n << 32n)).chain(formatted), junkNumber);
+export const casLiteralArb = fc.oneof(fc.constantFrom(...edgeValues.filter((v) => v <= 0n || v >= 1n << 32n)).chain(formatted), junkNumber);
 
 /**
  * cas: with a CAS value this connection saw earlier (usually; a plain line),

@@ -220,3 +220,13 @@ describe('deliberate deviations from memcached 1.6.18', () => {
     expect(b.reply('mg Zm9v b N30 k\r\n')).toBe('HD kfoo W\r\n');
   });
 });
+
+describe('as memcached 1.6.18, where the differential test (test/diff) found us apart', () => {
+  it('a classic touch marks the item fetched, as gat does (memcached bumps both)', () => {
+    const b = new Bench();
+    b.run('set k 0 0 1\r\na\r\nset g 0 0 1\r\na\r\n');
+    expect(b.run('touch k 0\r\ngat 0 g\r\n').map((a) => a.reply)).toEqual(['TOUCHED\r\n', 'VALUE g 0 1\r\na\r\nEND\r\n']);
+    expect(b.reply('mg k h\r\n')).toBe('HD h1\r\n');
+    expect(b.reply('mg g h\r\n')).toBe('HD h1\r\n');
+  });
+});
