@@ -1,17 +1,10 @@
-// mulberry32: the small seeded PRNG every randomised test here uses, so a
-// failing run can be repeated from its printed seed.
+// The small seeded PRNG every randomised test here uses, so a failing run can
+// be repeated from its printed seed: mulberry32, the same one `mcl bench`
+// draws its keys and values from (src/cli/bench/workload.ts).
 
-/** Uniform numbers in [0, 1) from `seed`. */
-export function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { makeRng } from '../src/cli/bench/workload.js';
+
+export { makeRng };
 
 /** Uniform integers in [0, n) from `seed`. */
 export function prng(seed: number): (n: number) => number {
