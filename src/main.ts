@@ -74,7 +74,10 @@ export async function startFromOptions(options: ServerOptions, extras: StartExtr
 
   let sink: (effect: Effect) => void = () => { throw new Error('the engine emitted an effect during recovery'); };
   const engine = new Engine(
-    { memoryLimitBytes: options.memoryLimitMb * 1024 * 1024, itemSizeMaxBytes: options.itemSizeMaxBytes, evictionsDisabled: options.evictionsDisabled },
+    {
+      memoryLimitBytes: options.memoryLimitMb * 1024 * 1024, itemSizeMaxBytes: options.itemSizeMaxBytes, evictionsDisabled: options.evictionsDisabled,
+      startedAtMs: Date.now(),
+    },
     (effect) => sink(effect),
   );
 

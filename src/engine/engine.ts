@@ -558,7 +558,7 @@ export class Engine {
     const t = this.table;
     for (let slot = t.head; slot !== none; slot = t.next(slot)) {
       const cls = t.slabClass(slot);
-      if (!ages.has(cls)) ages.set(cls, Math.max(0, Math.floor((nowMs - t.lastAccessMs(slot)) / 1000)));
+      if (!ages.has(cls)) ages.set(cls, this.idleSeconds(slot, nowMs));
     }
     return ages;
   }
@@ -586,11 +586,21 @@ export class Engine {
     return { key, value: t.valueCopy(slot), flags: t.flags(slot), expiresAtMs: t.expiresAtMs(slot), cas: t.cas(slot), seq: t.seq(slot) };
   }
 
+  /** The slot's last access; an item recovered from disk carries none (0) and counts as accessed at the server's start. */
+  private accessedAtMs(slot: number): number {
+    const ms = this.table.lastAccessMs(slot);
+    return ms === 0 ? this.options.startedAtMs ?? 0 : ms;
+  }
+
+  private idleSeconds(slot: number, nowMs: number): number {
+    return Math.max(0, Math.floor((nowMs - this.accessedAtMs(slot)) / 1000));
+  }
+
   /** What metadump and `me` both report of a slot (`me` through metaView). */
   private itemMeta(key: string, slot: number): ItemMeta {
     const t = this.table;
     return {
-      key, expiresAtMs: t.expiresAtMs(slot), lastAccessMs: t.lastAccessMs(slot), cas: t.cas(slot),
+      key, expiresAtMs: t.expiresAtMs(slot), lastAccessMs: this.accessedAtMs(slot), cas: t.cas(slot),
       fetched: (t.stateBits(slot) & item_state_fetched) !== 0, slabClass: t.slabClass(slot), totalBytes: this.totalOf(slot),
     };
   }
@@ -809,7 +819,7 @@ export class Engine {
     s.evicted++;
     if (t.expiresAtMs(slot) !== 0) s.evictedNonzero++;
     if (t.fetched(slot) === 0) { this.counters.evictedUnfetched++; s.evictedUnfetched++; }
-    s.lastEvictedAgeS = Math.max(0, Math.floor((nowMs - t.lastAccessMs(slot)) / 1000));
+    s.lastEvictedAgeS = this.idleSeconds(slot, nowMs);
     this.removeSlot(slot, t.keyOf(slot));
   }
 

@@ -34,6 +34,7 @@ export interface ItemMeta {
   key: string;
   /** Absolute expiry in ms since the epoch; 0 = never. */
   expiresAtMs: number;
+  /** Last access in ms since the epoch (the server's start for an item recovered and not accessed since). */
   lastAccessMs: number;
   cas: number;
   /** Read since it was stored. */
@@ -139,6 +140,12 @@ export interface EngineOptions {
   itemSizeMaxBytes: number;
   /** -M: refuse with an error instead of evicting. */
   evictionsDisabled: boolean;
+  /**
+   * When the server started (ms since the epoch). An item recovered from disk
+   * has no access time (it is memory-only, not logged): it counts as accessed
+   * then, in `stats items` ages, eviction ages, metadump and `me`/`mg l`.
+   */
+  startedAtMs?: number;
 }
 
 /** The state a snapshot holds and restores (dump/restore). */

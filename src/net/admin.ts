@@ -22,7 +22,6 @@
 
 import { safeStrtoul } from '../engine/cnumbers.js';
 import type { ItemMeta } from '../engine/types.js';
-import { accessedAtMs } from './meta-protocol.js';
 import type { ReplySink, ServerContext } from './protocol.js';
 import { lruCrawlerOf } from './stats.js';
 
@@ -99,16 +98,16 @@ function parseClasses(arg: string, hashAllowed: boolean): Set<number> | null | s
 function metadump(ctx: ServerContext, classes: Set<number> | null): string {
   const parts: string[] = [];
   ctx.backend.engine.itemMetadata(ctx.backend.now(), (item) => {
-    if (!classes || classes.has(item.slabClass)) parts.push(metadumpLine(item, ctx.startedAtMs));
+    if (!classes || classes.has(item.slabClass)) parts.push(metadumpLine(item));
   });
   parts.push('END\r\n');
   return parts.join('');
 }
 
-/** crawler_metadump_eval's line; startedAtMs stands for a recovered item's access time, as in `me`. */
-function metadumpLine(item: ItemMeta, startedAtMs: number): string {
+/** crawler_metadump_eval's line. */
+function metadumpLine(item: ItemMeta): string {
   const exp = item.expiresAtMs === 0 ? -1 : Math.floor(item.expiresAtMs / 1000);
-  const la = Math.floor(accessedAtMs(item, startedAtMs) / 1000);
+  const la = Math.floor(item.lastAccessMs / 1000);
   return `key=${uriEncode(item.key)} exp=${exp} la=${la} cas=${item.cas} fetch=${item.fetched ? 'yes' : 'no'} cls=${item.slabClass} size=${item.totalBytes}\n`;
 }
 

@@ -39,23 +39,23 @@ export function executeMeta(ctx: ServerContext, r: MetaRequest, out: ReplySink):
   const engine = ctx.backend.engine;
   const now = ctx.backend.now();
   switch (r.command) {
-    case 'mg': return metaGet(engine, r, now, ctx.startedAtMs, out);
+    case 'mg': return metaGet(engine, r, now, out);
     case 'ms': return metaSet(engine, r, now, out);
     case 'md': return metaDelete(engine, r, now, out);
     case 'ma': return metaArithmetic(engine, r, now, out);
-    case 'me': return metaDebug(engine, r, now, ctx.startedAtMs, out);
+    case 'me': return metaDebug(engine, r, now, out);
   }
 }
 
 // ---- mg ---------------------------------------------------------------------
 
-function metaGet(engine: Engine, r: MetaRequest, now: number, startedAtMs: number, out: ReplySink): void {
+function metaGet(engine: Engine, r: MetaRequest, now: number, out: ReplySink): void {
   // A created item starts with no expiry (memcached's item_alloc(..., 0, ...)) until a T or N sets one.
   const vivifyAtMs = r.vivifyTtl === undefined ? undefined : expirySetByFlags(r, true, now) ?? 0;
   const got = engine.metaGet(r.key, now, r.returnValue, vivifyAtMs);
   if (!got) return nominalOrError(out, missLine('EN', r), r.quiet, engine.removalSeq);
   const { item, created } = got;
-  const walk = walkGetFlags(r, item, created, now, startedAtMs);
+  const walk = walkGetFlags(r, item, created, now);
   const seq = engine.finishMetaGet(r.key, now, {
     expiresAtMs: created ? undefined : walk.expiresAtMs,
     winToken: walk.won && walk.error === null,
@@ -83,7 +83,7 @@ interface GetWalk {
 }
 
 /** mg's reply flags for a hit, in request order, and what they decide (memcached's loop over the tokens). */
-function walkGetFlags(r: MetaRequest, item: MetaItemView, created: boolean, now: number, startedAtMs: number): GetWalk {
+function walkGetFlags(r: MetaRequest, item: MetaItemView, created: boolean, now: number): GetWalk {
   const walk: GetWalk = { text: '', expiresAtMs: created ? 0 : item.expiresAtMs, won: false, touched: false, error: null };
   for (const tok of r.tokens) {
     if (isOverlongOpaque(tok)) {
@@ -99,7 +99,7 @@ function walkGetFlags(r: MetaRequest, item: MetaItemView, created: boolean, now:
       case 't': walk.text += ` t${ttlText(walk.expiresAtMs, now)}`; break;
       case 'c': walk.text += ` c${item.cas}`; break;
       case 'f': walk.text += ` f${item.flags}`; break;
-      case 'l': walk.text += ` l${idleSeconds(item, now, startedAtMs)}`; break;
+      case 'l': walk.text += ` l${idleSeconds(item, now)}`; break;
       case 'h': walk.text += ` h${item.fetched ? 1 : 0}`; break;
       case 'O': walk.text += ` ${tok}`; break;
       case 'k': walk.text += keyText(item.key, item.keyBinary); break;
@@ -197,13 +197,13 @@ function metaArithmetic(engine: Engine, r: MetaRequest, now: number, out: ReplyS
 
 // ---- me ---------------------------------------------------------------------
 
-function metaDebug(engine: Engine, r: MetaRequest, now: number, startedAtMs: number, out: ReplySink): void {
+function metaDebug(engine: Engine, r: MetaRequest, now: number, out: ReplySink): void {
   const item = engine.inspect(r.key, now);
   if (!item) return nominalOrError(out, { text: 'EN', error: null }, false, engine.removalSeq);
   const key = item.keyBinary || !isTextKey(item.key) ? encodeBase64Key(item.key) : item.key;
   // memcached prints exp as current_time - exptime: minus the TTL left.
   const exp = item.expiresAtMs === 0 ? -1 : -secondsUntil(item.expiresAtMs, now);
-  const text = `ME ${key} exp=${exp} la=${idleSeconds(item, now, startedAtMs)} cas=${item.cas} ` +
+  const text = `ME ${key} exp=${exp} la=${idleSeconds(item, now)} cas=${item.cas} ` +
     `fetch=${item.fetched ? 'yes' : 'no'} cls=${item.slabClass} size=${item.totalBytes}`;
   nominalOrError(out, { text, error: null }, false, item.seq);
 }
@@ -278,18 +278,9 @@ function secondsUntil(atMs: number, now: number): number {
   return Math.ceil((atMs - now) / 1000);
 }
 
-/**
- * When the item was last accessed, for `me`, `mg l` and lru_crawler metadump.
- * An item recovered from disk has no access time (memory-only, 0): it counts
- * as accessed when this server started.
- */
-export function accessedAtMs(item: ItemMeta, startedAtMs: number): number {
-  return item.lastAccessMs === 0 ? startedAtMs : item.lastAccessMs;
-}
-
-/** Seconds since the item was last accessed (accessedAtMs). */
-function idleSeconds(item: MetaItemView, now: number, startedAtMs: number): number {
-  return Math.max(0, Math.floor((now - accessedAtMs(item, startedAtMs)) / 1000));
+/** Seconds since the item was last accessed (a recovered one: since the server started; see EngineOptions.startedAtMs). */
+function idleSeconds(item: MetaItemView, now: number): number {
+  return Math.max(0, Math.floor((now - item.lastAccessMs) / 1000));
 }
 
 /** `t`: -1 for no expiry, else the seconds left as memcached's unsigned 32-bit subtraction. */

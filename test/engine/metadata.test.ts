@@ -55,3 +55,19 @@ describe('Engine.itemMetadata', () => {
     expect(engine.peek('small-live', T0 + 2000)?.value.toString()).toBe('v');
   });
 });
+
+describe('items recovered from disk (no access time: it is not logged)', () => {
+  it('count as accessed when the server started, for metadump, stats items ages and eviction ages', () => {
+    const started = T0 + 60_000;
+    const { engine } = recordingEngine({ startedAtMs: started, memoryLimitBytes: 2 << 20 });
+    engine.applyEffect({ kind: 'put', seq: 1, key: 'old', value: bytes('v'), flags: 0, expiresAtMs: 0, cas: 1 });
+    expect(metadata(engine, started + 5000)[0]).toMatchObject({ key: 'old', lastAccessMs: started });
+    expect(engine.oldestAgeByClass(started + 5000).get(1)).toBe(5);
+    // Fill memory until 'old' (least recently used) is evicted: its age at eviction counts from the start too.
+    const big = Buffer.alloc(500 * 1024, 0x61);
+    for (let i = 0; i < 8 && engine.peek('old', started + 9000); i++) engine.store('set', `big${i}`, 0, 0, big, 0n, started + 9000);
+    expect(engine.peek('old', started + 9000)).toBeUndefined();
+    const evictedAges = [...engine.slabStats()].map(([, s]) => s.lastEvictedAgeS).filter((age) => age > 0);
+    expect(evictedAges).toEqual([9]);
+  });
+});

@@ -37,7 +37,7 @@ describe('lru_crawler metadump', () => {
   });
 
   it('an item recovered from disk (no access time) shows the server\'s start as la, as `me` counts its idle time', () => {
-    const ctx: Context = { ...newContext(), startedAtMs: Date.now() - 5000 };
+    const ctx: Context = newContext({}, undefined, Date.now() - 5000);
     ctx.backend.engine.applyEffect({ kind: 'put', seq: 1, key: 'r', value: b('v'), flags: 0, expiresAtMs: 0, cas: 7 });
     const [dump, me] = run(ctx, 'lru_crawler metadump all\r\n', 'me r\r\n');
     expect(dump).toBe(`key=r exp=-1 la=${Math.floor(ctx.startedAtMs / 1000)} cas=7 fetch=no cls=1 size=61\nEND\r\n`);

@@ -12,7 +12,12 @@ export class FakeStorage {
   admission: 'ok' | 'wait' | 'full' = 'ok';
   private listeners: Array<() => void> = [];
   private admitWaiters: Array<() => void> = [];
-  readonly engine = new Engine({ memoryLimitBytes: 64 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false }, (e) => this.effects.push(e));
+  readonly engine: Engine;
+
+  /** startedAtMs: the server's start, which the engine gives recovered items as their access time. */
+  constructor(startedAtMs?: number) {
+    this.engine = new Engine({ memoryLimitBytes: 64 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false, startedAtMs }, (e) => this.effects.push(e));
+  }
 
   ackUpTo(seq: number): void {
     this.acked = seq;

@@ -21,7 +21,7 @@ interface Answer { reply: string; seq: number }
 class Bench {
   now = T0;
   readonly effects: Effect[] = [];
-  readonly engine = new Engine({ memoryLimitBytes: 64 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false }, (e) => this.effects.push(e));
+  readonly engine = new Engine({ memoryLimitBytes: 64 << 20, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false, startedAtMs: T0 }, (e) => this.effects.push(e));
   readonly protocol: TextProtocol;
 
   constructor() {

@@ -13,13 +13,13 @@ export interface Context extends ServerContext {
   readonly logs: string[];
 }
 
-export function newContext(overrides: Partial<ServerSettings> = {}, connections?: () => ConnectionView[]): Context {
-  const storage = new FakeStorage();
+export function newContext(overrides: Partial<ServerSettings> = {}, connections?: () => ConnectionView[], startedAtMs = Date.now()): Context {
+  const storage = new FakeStorage(startedAtMs);
   const logs: string[] = [];
   return {
     storage, logs, backend: storage.backend(), settings: { ...baseSettings, ...overrides },
     counters: { currConnections: 1, totalConnections: 1, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0, idleKicks: 0 },
-    startedAtMs: Date.now(), log: (_level, message) => { logs.push(message); },
+    startedAtMs, log: (_level, message) => { logs.push(message); },
     ...(connections ? { connections } : {}),
   };
 }
