@@ -3,25 +3,15 @@
 // test/e2e/crash-torture.test.ts (same driver, test/e2e/crash-driver.ts) for
 // N rounds on one data directory. Builds first, prints each round's seed and
 // ends with one summary line; exits 1 on the first violation (with its seed).
-import { spawnSync } from 'node:child_process';
 import { register } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { buildOrExit, isNonNegativeInteger, takeNumber } from './lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function flag(name, fallback) {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 0) { console.error(`${name} needs a non-negative integer`); process.exit(2); }
-  return v;
-}
-const rounds = flag('--rounds', 20);
-const seed = flag('--seed', process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : undefined);
+const args = process.argv.slice(2);
+const rounds = takeNumber(args, '--rounds', 20, 'a non-negative integer', isNonNegativeInteger);
+const seed = takeNumber(args, '--seed', process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : undefined, 'a non-negative integer', isNonNegativeInteger);
 if (rounds < 1) { console.error('--rounds must be at least 1'); process.exit(2); }
 
-if (spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' }).status !== 0) process.exit(1);
+buildOrExit();
 register('./ts-hooks.mjs', import.meta.url);
 const { runCrashTorture } = await import('../test/e2e/crash-driver.ts');
 const { cleanup } = await import('../test/e2e/harness.ts');

@@ -7,35 +7,14 @@
 // test spawns the built server). Prints how many sequences ran and how long
 // it took; on a failure, fast-check's report gives the seed and path to
 // replay (DIFF_SEED=... DIFF_PATH=...). Other vitest arguments pass through.
-import { spawnSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { buildOrExit, isPositiveInteger, runVitest, takeNumber } from './lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
+const runs = takeNumber(args, '--runs', 1000, 'a positive integer', isPositiveInteger);
+const seed = takeNumber(args, '--seed', undefined, 'an integer', Number.isInteger);
+const env = { DIFF_RUNS: String(runs), ...(seed !== undefined ? { DIFF_SEED: String(seed) } : {}) };
 
-/** Removes `--name value` from args and returns the value, or undefined. */
-function option(name) {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const value = args[i + 1];
-  if (value === undefined || !/^-?\d+$/.test(value)) { console.error(`${name} needs an integer`); process.exit(2); }
-  args.splice(i, 2);
-  return value;
-}
-
-const runs = Number(option('--runs') ?? 1000);
-if (runs < 1) { console.error('--runs needs a positive integer'); process.exit(2); }
-const seed = option('--seed');
-const env = { ...process.env, DIFF_RUNS: String(runs), ...(seed !== undefined ? { DIFF_SEED: seed } : {}) };
-
-const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) process.exit(1);
-const started = Date.now();
-const run = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', 'test/diff/differential.test.ts', ...args], {
-  cwd: root, stdio: 'inherit', env,
-});
-const secs = ((Date.now() - started) / 1000).toFixed(1);
-const ok = run.status === 0;
+buildOrExit();
+const { ok, secs } = runVitest('test/diff/differential.test.ts', args, env);
 console.log(`test:diff: ${runs} sequences${seed !== undefined ? ` (seed ${seed})` : ''} ${ok ? 'passed' : 'FAILED'} in ${secs} s`);
 process.exit(ok ? 0 : 1);

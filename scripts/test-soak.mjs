@@ -19,29 +19,21 @@
 //     starve the server and the probe of CPU;
 //   - a clean stop (exit 0) at the end.
 // Prints the figures and one summary line; exits 1 if a check failed.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { register } from 'node:module';
 import { setPriority } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { buildOrExit, isPositiveNumber, root, takeNumber } from './lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function flag(name, fallback) {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) { console.error(`${name} needs a positive number`); process.exit(2); }
-  return v;
-}
-const seconds = flag('--seconds', 60);
-const connections = flag('--connections', 400);
-const thinkMs = flag('--think-ms', 10);
+const args = process.argv.slice(2);
+const seconds = takeNumber(args, '--seconds', 60, 'a positive number', isPositiveNumber);
+const connections = takeNumber(args, '--connections', 400, 'a positive number', isPositiveNumber);
+const thinkMs = takeNumber(args, '--think-ms', 10, 'a positive number', isPositiveNumber);
 const stallLimitMs = 100;
 const keySpace = 20_000;
 const counters = 50;
 
-if (spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' }).status !== 0) process.exit(1);
+buildOrExit();
 register('./ts-hooks.mjs', import.meta.url);
 const { startServer, cleanup } = await import('../test/e2e/harness.ts');
 const { Client, MemcachedError } = await import('../src/client/client.ts');
