@@ -37,13 +37,13 @@ export interface MemcachedServer {
 
 type Log = (level: number, message: string) => void;
 
-interface Peer { id: number; addr: string; listenAddr: string }
+interface Peer { id: number; addr: string; listenAddr: string; socket: Socket }
 
 export async function startServer(settings: ServerSettings, backend: Backend, log: Log): Promise<MemcachedServer> {
   const counters: ConnectionCounters = { currConnections: 0, totalConnections: 0, rejectedConnections: 0, bytesRead: 0, bytesWritten: 0, idleKicks: 0 };
   const waiting = new Set<Connection>();
+  /** Every accepted connection (not the ones refused over -c) until its socket closes. */
   const peers = new Map<Connection, Peer>();
-  const sockets = new Set<Socket>();
   const startedAtMs = backend.now();
   let listenAddr = '';
   let lastId = 0;
@@ -68,15 +68,13 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
     counters.currConnections++;
     counters.totalConnections++;
     const conn = new Connection(ctx);
-    const peer: Peer = { id: ++lastId, addr: addressText(accepted.remoteFamily, accepted.remoteAddress, accepted.remotePort), listenAddr };
+    const addr = addressText(accepted.remoteFamily, accepted.remoteAddress, accepted.remotePort);
     const socket = attachSocket(accepted, conn, fastRead);
-    sockets.add(socket);
-    peers.set(conn, peer);
+    peers.set(conn, { id: ++lastId, addr, listenAddr, socket });
     socket.on('end', () => conn.endOfInput());
     socket.on('error', (err) => log(2, `connection error: ${err.message}`));
     socket.on('close', () => {
       counters.currConnections--;
-      sockets.delete(socket);
       peers.delete(conn);
       waiting.delete(conn);
     });
@@ -130,10 +128,10 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
       if (idleTimer) clearInterval(idleTimer);
       for (const conn of peers.keys()) conn.release();
       // Reading resumes (requests are no longer parsed) so that the client's FIN is seen and the socket closes.
-      for (const socket of sockets) socket.end().resume();
+      for (const { socket } of peers.values()) socket.end().resume();
       // Sockets that do not close promptly are cut.
-      const timer = setTimeout(() => { for (const socket of sockets) socket.destroy(); }, 2000);
-      while (sockets.size) await new Promise((r) => setTimeout(r, 10));
+      const timer = setTimeout(() => { for (const { socket } of peers.values()) socket.destroy(); }, 2000);
+      while (peers.size) await new Promise((r) => setTimeout(r, 10));
       clearTimeout(timer);
     },
   };
@@ -142,14 +140,12 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
 /** Binds an accepted socket's bytes to the connection; returns the socket to use from now on. */
 function attachSocket(accepted: Socket, conn: Connection, fastRead: boolean): Socket {
   let socket = fastRead ? adoptWithSharedReadBuffer(accepted, (chunk) => conn.receive(chunk)) : null;
-  if (socket) {
-    socket.setNoDelay(true);
-  } else {
+  if (!socket) {
     socket = accepted;
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => conn.receive(chunk));
     socket.resume();
   }
+  socket.setNoDelay(true);
   conn.attach(socket);
   return socket;
 }
