@@ -31,6 +31,7 @@ import { key_length_max } from '../engine/limits.js';
 import {
   Op, Status, baseOpcode, carriesValue, header_bytes, request_magic, shapeAccepted, type RequestId,
 } from './binary-format.js';
+import { ChunkedInput, empty_buffer } from './chunked-input.js';
 
 /** A well-formed command, ready to run. */
 export interface BinaryCommand extends RequestId {
@@ -63,11 +64,9 @@ interface Header extends RequestId {
   cas: bigint;
 }
 
-const empty = Buffer.alloc(0);
+const empty = empty_buffer;
 
-export class BinaryParser {
-  private buf: Buffer = empty;
-  private pos = 0;
+export class BinaryParser extends ChunkedInput {
   private state = State.Header;
   private header: Header | null = null;
   /** The command whose value is being read, and that value's length. */
@@ -80,20 +79,11 @@ export class BinaryParser {
   /** Whether the last collect() returned a view of the socket chunk (not an owned copy). */
   private collectedView = false;
 
-  constructor(private readonly itemSizeMaxBytes: number) {}
-
-  push(chunk: Buffer): void {
-    if (this.state === State.Closed) return;
-    // Keeps any unparsed rest (only when the caller pushes before draining next()).
-    this.buf = this.pos < this.buf.length ? Buffer.concat([this.buf.subarray(this.pos), chunk]) : chunk;
-    this.pos = 0;
+  constructor(private readonly itemSizeMaxBytes: number) {
+    super();
   }
 
-  /** Copies the unconsumed part of the last chunk, so the caller may reuse that chunk's memory. */
-  detachInput(): void {
-    this.buf = this.pos < this.buf.length ? Buffer.from(this.buf.subarray(this.pos)) : empty;
-    this.pos = 0;
-  }
+  protected get inputClosed(): boolean { return this.state === State.Closed; }
 
   /**
    * memcached's state name while a frame's value arrives (conn_nread) or is

@@ -24,14 +24,13 @@ import { get_line_length_max, line_length_max } from '../engine/limits.js';
 import { parseCommandLine, type StoreHeader } from './commands.js';
 import type { MetaSetHeader } from './meta.js';
 import type { Request } from './requests.js';
+import { ChunkedInput, empty_buffer } from './chunked-input.js';
 
 const enum State { Line, Data, Swallow }
 
-const empty = Buffer.alloc(0);
+const empty = empty_buffer;
 
-export class TextParser {
-  private buf: Buffer = empty;
-  private pos = 0;
+export class TextParser extends ChunkedInput {
   private state = State.Line;
   /** An incomplete line (no '\n' yet): its first lineBytes bytes. */
   private lineAcc: Buffer = empty;
@@ -43,28 +42,11 @@ export class TextParser {
   private swallowLeft = 0;
   private closed = false;
 
-  constructor(private readonly itemSizeMaxBytes: number, private readonly strictKeys = false) {}
-
-  push(chunk: Buffer): void {
-    if (this.closed) return;
-    if (this.pos < this.buf.length) {
-      // Only happens when the caller pushes before draining next(); keep it correct.
-      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
-    } else {
-      this.buf = chunk;
-    }
-    this.pos = 0;
+  constructor(private readonly itemSizeMaxBytes: number, private readonly strictKeys = false) {
+    super();
   }
 
-  /**
-   * Copies the unconsumed part of the last pushed chunk, so the caller may
-   * reuse that chunk's memory (reads into one shared buffer). Everything else
-   * the parser keeps is already its own copy.
-   */
-  detachInput(): void {
-    this.buf = this.pos < this.buf.length ? Buffer.from(this.buf.subarray(this.pos)) : empty;
-    this.pos = 0;
-  }
+  protected get inputClosed(): boolean { return this.closed; }
 
   /** memcached's name for a connection inside a data block: reading it (conn_nread) or discarding it (conn_swallow). */
   get dataState(): 'conn_nread' | 'conn_swallow' | null {
