@@ -391,7 +391,7 @@ export class Engine {
   applyEffect(effect: Effect): void {
     switch (effect.kind) {
       case 'put':
-        this.link(effect.key, effect.value, 0, effect.value.length, effect.flags, effect.expiresAtMs, effect.cas, effect.seq, 0);
+        this.link(this.table.slotOf(effect.key), effect.key, effect.value, 0, effect.value.length, effect.flags, effect.expiresAtMs, effect.cas, effect.seq, 0);
         if (effect.cas >= this.nextCas) this.nextCas = effect.cas + 1;
         break;
       case 'del': {
@@ -685,15 +685,18 @@ export class Engine {
     }
     const cas = this.nextCas++;
     const seq = this.emitEffect({ kind: 'put', seq: 0, key, value, flags, expiresAtMs, cas });
-    this.link(key, value, 0, value.length, flags, expiresAtMs, cas, seq, nowMs);
+    this.link(old, key, value, 0, value.length, flags, expiresAtMs, cas, seq, nowMs);
     this.counters.totalItems++;
     this.classStat(cls.id).setCmds++;
     return { status: 'STORED', seq, cas };
   }
 
-  /** Makes value[start, end) with these fields current for `key`, replacing its item if it has one. */
-  private link(key: string, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number): void {
-    let slot = this.table.slotOf(key);
+  /**
+   * Makes value[start, end) with these fields current for `key`: in `old`, the
+   * key's slot, or in a new slot when old is -1 (the key is not in the table).
+   */
+  private link(old: number, key: string, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number): void {
+    let slot = old;
     if (slot === none) slot = this.table.insert(key, value, start, end);
     else this.replace(slot, value, start, end);
     this.fill(slot, key.length, end - start, flags, expiresAtMs, cas, seq, nowMs);
