@@ -263,7 +263,7 @@ async function inspect(a: ToolArgs, io: ToolIo): Promise<number> {
     const report = {
       dataDir, serverPid,
       wal: {
-        segments: walk.segments.map((s) => ({ name: s.ref.name, path: s.ref.path, bytes: s.bytes, records: s.records, firstSeq: s.firstSeq, lastSeq: s.lastSeq, damage: s.bad })),
+        segments: walk.segments.map((s) => ({ name: s.ref.name, path: s.ref.path, bytes: s.bytes, records: s.records, firstSeq: s.firstSeq, lastSeq: s.lastSeq, damage: s.bad, preallocatedBytes: s.preallocatedBytes })),
         totalBytes: walBytes, records: walk.segments.reduce((t, s) => t + s.records, 0),
       },
       snapshots: { files: snapshots, totalBytes: snapshotBytes },
@@ -281,7 +281,8 @@ async function inspect(a: ToolArgs, io: ToolIo): Promise<number> {
   for (const s of walk.segments) {
     const seqs = s.firstSeq === null ? '(no records)' : `seq ${s.firstSeq}..${s.lastSeq}`;
     const damage = s.bad ? `; damaged at offset ${s.bad.offset}: ${s.bad.reason}` : '';
-    lines.push(`  ${s.ref.name}  ${String(s.bytes).padStart(10)} bytes  ${String(s.records).padStart(8)} records  ${seqs}${damage}`);
+    const zeros = s.preallocatedBytes ? `; ${s.preallocatedBytes} bytes preallocated (zeros) after the last record` : '';
+    lines.push(`  ${s.ref.name}  ${String(s.bytes).padStart(10)} bytes  ${String(s.records).padStart(8)} records  ${seqs}${damage}${zeros}`);
   }
   lines.push(`  ${walk.segments.length} segment(s), ${walBytes} bytes`, '', `snapshots (${rel(snapshotDir)}/):`);
   for (const s of snapshots) {

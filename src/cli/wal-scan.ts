@@ -5,13 +5,14 @@
 // there, and where it would refuse to start it reports the corruption. It
 // answers what the server would do with the log at its next start:
 //
-//   clean        the log ends on a record boundary
-//   torn-tail    a bad record at the end of the newest segment with nothing
-//                valid after it (or an all-zero tail): the server truncates
-//                it and starts (recoverable automatically)
-//   corruption   a bad record followed by valid data, or in an older segment,
-//                or a segment whose name does not continue the log: the
-//                server refuses to start without --repair-wal
+//   clean        the log ends on a record boundary (in the newest segment
+//                possibly followed by preallocated zeros)
+//   torn-tail    a bad record at the end of the newest segment that a lost
+//                write explains (see classifyBadRecord): the server
+//                truncates it and starts (recoverable automatically)
+//   corruption   a bad record followed by valid data, or in an older segment
+//                (zeros there too), or a segment whose name does not continue
+//                the log: the server refuses to start without --repair-wal
 //   missing      the first record after the snapshot is not the one right
 //                after it (the segments holding the records between were
 //                deleted): the server would start without them
@@ -21,7 +22,7 @@
 
 import { decodeRecordAt } from '../wal/codec.js';
 // recovery.ts's rule for telling a torn tail from corruption, shared so inspect agrees with start-up.
-import { validRecordFollows } from '../wal/recovery.js';
+import { classifyBadRecord } from '../wal/recovery.js';
 import type { Disk } from '../wal/disk.js';
 import { listSegments, type SegmentRef } from '../wal/segments.js';
 import type { Effect } from '../engine/types.js';
@@ -35,6 +36,8 @@ export interface SegmentScan {
   lastSeq: number | null;
   /** The first record that does not decode or does not follow its predecessor (null: the segment is whole). */
   bad: { offset: number; reason: string } | null;
+  /** Zero bytes after the last record (the writer's preallocated space); 0 when the file ends on a record. */
+  preallocatedBytes: number;
 }
 
 export type LogVerdict =
@@ -52,11 +55,12 @@ export interface LogWalk {
 
 /** Reads the segment's records from its start; `onRecord` sees each valid one in order. */
 export function scanSegment(ref: SegmentRef, buf: Buffer, onRecord?: (effect: Effect) => void): SegmentScan {
-  const scan: SegmentScan = { ref, bytes: buf.length, records: 0, firstSeq: null, lastSeq: null, bad: null };
+  const scan: SegmentScan = { ref, bytes: buf.length, records: 0, firstSeq: null, lastSeq: null, bad: null, preallocatedBytes: 0 };
   let expected = ref.firstSeq;
   let offset = 0;
   while (offset < buf.length) {
     const d = decodeRecordAt(buf, offset);
+    if (!d.ok && isZeroFrom(buf, offset)) { scan.preallocatedBytes = buf.length - offset; break; }
     if (!d.ok) { scan.bad = { offset, reason: d.reason }; break; }
     if (d.effect.seq !== expected) {
       scan.bad = { offset, reason: `sequence ${d.effect.seq} where ${expected} was expected` };
@@ -70,6 +74,11 @@ export function scanSegment(ref: SegmentRef, buf: Buffer, onRecord?: (effect: Ef
     offset += d.size;
   }
   return scan;
+}
+
+function isZeroFrom(buf: Buffer, offset: number): boolean {
+  for (let i = offset; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 /** Segments of walDir, or none when the directory does not exist. */
@@ -114,10 +123,14 @@ export async function walkLog(disk: Disk, walDir: string, afterSeq: number, onRe
     });
     segments.push(scan);
     if (!nameBad && scan.lastSeq !== null) lastSeq = scan.lastSeq;
-    const bad = nameBad ? { offset: 0, reason: nameBad } : scan.bad;
-    if (bad) {
-      const torn = i === refs.length - 1 && !validRecordFollows(buf, bad.offset, lastSeq ?? ref.firstSeq - 1);
-      verdict = { status: torn ? 'torn-tail' : 'corruption', file: ref.path, offset: bad.offset, reason: bad.reason };
+    const isNewest = i === refs.length - 1;
+    let bad = nameBad ? { offset: 0, reason: nameBad } : scan.bad;
+    if (!bad && scan.preallocatedBytes > 0 && !isNewest) {
+      bad = { offset: scan.bytes - scan.preallocatedBytes, reason: 'zeros after the last record of an older segment' };
+    }
+    const kind = bad ? classifyBadRecord(buf, bad.offset, lastSeq ?? ref.firstSeq - 1, isNewest) : 'end';
+    if (bad && kind !== 'end') {
+      verdict = { status: kind === 'torn' ? 'torn-tail' : 'corruption', file: ref.path, offset: bad.offset, reason: bad.reason };
       stopped = true;
     }
   }

@@ -1,27 +1,40 @@
 // Reads the WAL at start-up and hands every record after the snapshot's start
 // sequence to the caller, in order.
 //
-// Decision table for a record that does not decode (short, bad checksum, bad
-// length, bad type, or a sequence that does not follow its predecessor):
+// The writer preallocates: the newest segment runs on past its last record
+// in zeros (written and synced ahead of the records, so an fdatasync of a
+// batch flushes data only, no file-size change). Recovery ends the log at the
+// first record that does not decode (short, bad checksum, bad length, bad
+// type, or a sequence that does not follow its predecessor), and decides
+// what that record is (classifyBadRecord):
 //
-//   where                                      what follows it        outcome
-//   -----------------------------------------  ---------------------  -----------------------------
-//   end of the newest segment                  nothing valid          torn tail: copy the segment to
-//     (also an all-zero tail)                                           <name>.broken, truncate at the
-//                                                                       record, warn, continue
-//   newest segment                             a valid record later   corruption
-//   any older segment                          anything               corruption
-//   corruption                                                        refuse to start, naming file
-//                                                                       and offset; with --repair-wal,
-//                                                                       keep .broken copies, truncate
-//                                                                       there, drop later segments
+//   where            what the bytes from the bad record on are     outcome
+//   ---------------  --------------------------------------------  ------------------------------
+//   newest segment   all zeros (preallocated space, or a batch     end of the log: truncate there
+//                    whose data never reached the disk)              silently (no record is lost
+//                                                                    that was acknowledged)
+//   newest segment   the record touches a 512-byte sector that is  torn tail: copy the segment to
+//                    all zeros (a write lost in part: disks and      <name>.broken, truncate at the
+//                    the page cache persist sectors in any order,    record, warn, continue
+//                    so later records of the same unsynced batch
+//                    may have landed), or nothing valid follows
+//   newest segment   a valid record follows, no zero sector        corruption
+//   any older segment                                              corruption
+//   corruption                                                     refuse to start, naming file
+//                                                                    and offset; with --repair-wal,
+//                                                                    keep .broken copies, truncate
+//                                                                    there, drop later segments
 //
-// A clean end of the log needs nothing. Older segments were fsynced whole
-// before a newer one was created, so damage there is never a torn write.
+// Only writes not yet fsynced can be torn, and with --fsync always no reply
+// reflects a record before its batch's fsync completed.
+// Truncating at the bad record also removes what a torn batch left beyond
+// it, so the zeros the writer lays down next are the only bytes past the
+// end. Older segments were cut to their last record and fsynced whole before
+// a newer one was created, so damage there is never a torn write.
 // A segment whose name does not continue the log is bad at offset 0, unless
 // the records it skips are all at or below afterSeq (in the snapshot).
 
-import { decodeRecordAt, looksLikeRecordAfter } from './codec.js';
+import { decodeRecordAt, looksLikeRecordAfter, record_header_bytes } from './codec.js';
 import type { Disk } from './disk.js';
 import { listSegments, type SegmentRef } from './segments.js';
 import type { Effect } from '../engine/types.js';
@@ -99,12 +112,12 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
     }
     doneBytes += buf.length;
     if (bad) {
-      const torn = isNewest && !validRecordFollows(buf, bad.offset, lastSeq ?? segment.firstSeq - 1);
+      const kind = classifyBadRecord(buf, bad.offset, lastSeq ?? segment.firstSeq - 1, isNewest);
       const what = { file: segment.path, offset: bad.offset, reason: bad.reason };
-      if (torn) {
+      if (kind === 'torn') {
         report.tornTail = what;
         opts.log(`WAL torn tail in ${segment.path} at offset ${bad.offset} (${bad.reason}): truncating; the original is kept as ${await keepBrokenCopy(disk, segment.path)}`);
-      } else {
+      } else if (kind === 'corrupt') {
         if (!opts.repair) throw new WalCorruptionError(segment.path, bad.offset, bad.reason);
         report.repaired = what;
         opts.log(`WAL corruption in ${segment.path} at offset ${bad.offset} (${bad.reason}): --repair-wal truncates the log there`);
@@ -140,17 +153,47 @@ function nextSeqOf(tail: { segment: SegmentRef; sizeBytes: number }, lastSeq: nu
   return tail.sizeBytes === 0 || lastSeq === null ? tail.segment.firstSeq : lastSeq + 1;
 }
 
+export type BadRecordKind = 'end' | 'torn' | 'corrupt';
+
+/** What the record that does not decode at buf[badOffset] is (see the decision table); lastGoodSeq is the sequence before it. */
+export function classifyBadRecord(buf: Buffer, badOffset: number, lastGoodSeq: number, isNewestSegment: boolean): BadRecordKind {
+  if (!isNewestSegment) return 'corrupt';
+  if (isAllZero(buf, badOffset, buf.length)) return 'end';
+  if (touchesZeroSector(buf, badOffset)) return 'torn';
+  return validRecordFollows(buf, badOffset, lastGoodSeq) ? 'corrupt' : 'torn';
+}
+
 /** True when some later offset holds a record that checks out: then the damage is not a torn tail. */
 export function validRecordFollows(buf: Buffer, badOffset: number, lastGoodSeq: number): boolean {
-  if (isAllZero(buf, badOffset)) return false;
   for (let p = badOffset + 1; p < buf.length; p++) {
     if (looksLikeRecordAfter(buf, p, lastGoodSeq) && decodeRecordAt(buf, p).ok) return true;
   }
   return false;
 }
 
-function isAllZero(buf: Buffer, from: number): boolean {
-  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+const sector_bytes = 512;
+/** Fewer bytes than this of a record's start in a sector prove nothing when zero (a flush record's length field is 0). */
+const sector_head_min_bytes = 8;
+
+/**
+ * Whether the record at `offset` (as far as its length field, if sane, says
+ * it reaches) lies on a sector the disk never got: one holding only zeros
+ * (for the record's first sector, only its part from `offset` on, which
+ * starts with a record header and so is never all zero in a written record).
+ */
+function touchesZeroSector(buf: Buffer, offset: number): boolean {
+  const claimed = buf.length - offset >= 4 ? buf.readUInt32LE(offset) : 0;
+  const end = Math.min(buf.length, offset + record_header_bytes + Math.min(claimed, buf.length));
+  const firstSectorEnd = Math.min(buf.length, (Math.floor(offset / sector_bytes) + 1) * sector_bytes);
+  if (firstSectorEnd - offset >= sector_head_min_bytes && isAllZero(buf, offset, firstSectorEnd)) return true;
+  for (let s = firstSectorEnd; s < end; s += sector_bytes) {
+    if (isAllZero(buf, s, Math.min(buf.length, s + sector_bytes))) return true;
+  }
+  return false;
+}
+
+function isAllZero(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
   return true;
 }
 

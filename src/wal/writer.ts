@@ -14,9 +14,17 @@
 //   batch completes, and acceptingWrites turns false until the ballast can be
 //   written again (retried every second). Callers refuse new mutations while
 //   it is false and keep un-durable bytes under the ballast via admission().
+// - Preallocation: the segment runs ahead of its records in zeros, written
+//   together with the batch that crosses the end (prealloc_step_bytes at a
+//   time). Later batches overwrite blocks the file already has, so their
+//   fdatasync flushes data alone instead of also committing a new file size
+//   through the journal (about 0.2 ms instead of 0.3 on this machine's
+//   ext4). Recovery reads zeros after the last record as the end of the log
+//   (recovery.ts). A full disk just stops preallocation until space returns.
 // - Segments roll at segmentSizeMaxBytes (default segment_size_max_bytes); an
-//   older segment is always fsynced whole before its successor is created
-//   (recovery relies on it).
+//   older segment is always cut to its last record and fsynced whole before
+//   its successor is created (recovery relies on it). close() cuts the
+//   newest one too, so a cleanly stopped log holds no zeros.
 
 import { join } from 'node:path';
 import { encodeRecord } from './codec.js';
@@ -36,6 +44,9 @@ const everysec_interval_ms = 1000;
 const write_now_max_bytes = 256 * 1024;
 /** Longest a batch waits for more records after it stops being empty (see schedule()). */
 const gather_window_us = 300;
+/** Preallocation grows the segment by this much at a time. */
+export const prealloc_step_bytes = 1024 * 1024;
+let zeroStep: Buffer | null = null;
 
 export interface WalWriterOptions {
   disk: Disk;
@@ -50,6 +61,8 @@ export interface WalWriterOptions {
   ballastBytes: number;
   /** Roll to a new segment once the current one reaches this size (tests use small values). */
   segmentSizeMaxBytes?: number;
+  /** Preallocation step (default prealloc_step_bytes; the crash simulation uses a small one, so batches cross it often). */
+  preallocStepBytes?: number;
   /** Clock for record timestamps (default Date.now). */
   now?: () => number;
   /** How often disk-full mode retries writing the ballast (default 1000 ms; the simulation uses a few ms). */
@@ -86,6 +99,10 @@ export class WalWriter {
   private writtenSeq: number;
   private syncedSeq: number;
   private segmentBytes: number;
+  /** File length: segmentBytes of records, then preallocated zeros. */
+  private allocatedBytes: number;
+  /** Set when preallocating hit a full disk; cleared when the ballast is back. */
+  private preallocPaused = false;
   private segmentPath: string;
   private ballastPresent = false;
   private restoringBallast = false;
@@ -104,6 +121,7 @@ export class WalWriter {
     this.writtenSeq = opts.lastSeq;
     this.syncedSeq = opts.lastSeq;
     this.segmentBytes = segmentBytes;
+    this.allocatedBytes = segmentBytes;
     this.segmentPath = segmentPath;
     this.totalWalBytes = opts.olderSegmentsBytes + segmentBytes;
     this.initialWalBytes = this.totalWalBytes;
@@ -238,6 +256,7 @@ export class WalWriter {
     }
     try {
       if (this.syncedSeq < this.writtenSeq || this.opts.mode !== 'always') await this.sync(this.writtenSeq);
+      if (this.allocatedBytes > this.segmentBytes) await this.cutPreallocation();
       await this.file.close();
     } catch (err) {
       this.opts.onFatal(err as Error);
@@ -295,6 +314,7 @@ export class WalWriter {
         this.rollRequested = false;
         await this.roll(firstSeq);
       }
+      if (this.segmentBytes + batch.length > this.allocatedBytes) await this.preallocate(this.segmentBytes + batch.length);
       await this.writeAll(batch);
       this.writtenSeq = lastSeq;
       if (this.opts.mode === 'always' || this.syncRequested) {
@@ -359,16 +379,43 @@ export class WalWriter {
       offset += n;
       this.segmentBytes += n;
       this.totalWalBytes += n;
+      if (this.segmentBytes > this.allocatedBytes) this.allocatedBytes = this.segmentBytes;
     }
+  }
+
+  /** Extends the segment with zeros to past `end` (see the file comment); gives up quietly on a full disk. */
+  private async preallocate(end: number): Promise<void> {
+    if (this.preallocPaused) return;
+    const step = this.opts.preallocStepBytes ?? prealloc_step_bytes;
+    const target = (Math.floor(end / step) + 1) * step;
+    if (!zeroStep || zeroStep.length < step) zeroStep = Buffer.alloc(step);
+    try {
+      while (this.allocatedBytes < target) {
+        const length = Math.min(step, target - this.allocatedBytes);
+        this.allocatedBytes += await this.file.write(zeroStep, 0, length, this.allocatedBytes);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      this.preallocPaused = true;
+    }
+  }
+
+  /** Cuts the preallocated zeros off the segment (durably), so the file ends on its last record. */
+  private async cutPreallocation(): Promise<void> {
+    await this.file.truncate(this.segmentBytes);
+    await this.file.datasync();
+    this.allocatedBytes = this.segmentBytes;
   }
 
   /** Closes the full segment (fsynced whole) and starts the next at `firstSeq`. */
   private async roll(firstSeq: number): Promise<void> {
     await this.sync(this.writtenSeq);
+    if (this.allocatedBytes > this.segmentBytes) await this.cutPreallocation();
     await this.file.close();
     this.segmentPath = join(this.opts.walDir, segmentName(firstSeq));
     this.file = await this.withBallastFallback(() => this.opts.disk.open(this.segmentPath, true));
     this.segmentBytes = 0;
+    this.allocatedBytes = 0;
     await this.opts.disk.syncDir(this.opts.walDir);
   }
 
@@ -417,6 +464,7 @@ export class WalWriter {
       await file.close();
       file = null;
       this.ballastPresent = true;
+      this.preallocPaused = false;
       if (this.diskFull) this.opts.log('disk space available again: accepting writes');
       this.diskFull = false;
     } catch (err) {

@@ -192,7 +192,7 @@ describe('inspect', () => {
     expect(tree(b.dataDir)).toEqual(before);
   });
 
-  it('reports a torn tail (short record, or an all-zero tail) with file and offset, exit 1, without truncating', async () => {
+  it('reports a torn tail (short record, or a partial record before zeros) with file and offset, exit 1, without truncating; zeros after the last record are a clean end', async () => {
     const b = await buildDir(effectsUpTo(30), { segmentBytes: 600 });
     const newest = (await segmentPaths(b.walDir)).at(-1)!;
     const offsets = recordOffsets(newest);
@@ -204,11 +204,21 @@ describe('inspect', () => {
     expect(JSON.parse(r.stdout).verdict).toMatchObject({ status: 'torn-tail', file: newest, offset: lastOffset });
     expect(tree(b.dataDir)).toEqual(before);
 
+    appendFileSync(newest, Buffer.alloc(4096));
+    const partial = await tool('inspect', '--data-dir', b.dataDir);
+    expect(partial.code).toBe(1);
+    expect(partial.stdout).toContain(`verdict: torn tail in wal/${segmentName(Number(newest.slice(-24, -4)))} at offset ${lastOffset}`);
+
+    // What the writer's preallocation leaves after a kill: records, then zeros.
     truncateSync(newest, lastOffset);
     appendFileSync(newest, Buffer.alloc(4096));
-    const zeros = await tool('inspect', '--data-dir', b.dataDir);
-    expect(zeros.code).toBe(1);
-    expect(zeros.stdout).toContain(`verdict: torn tail in wal/${segmentName(Number(newest.slice(-24, -4)))} at offset ${lastOffset}`);
+    const zeros = await tool('inspect', '--data-dir', b.dataDir, '--json');
+    expect(zeros.code).toBe(0);
+    const report = JSON.parse(zeros.stdout);
+    expect(report.verdict).toEqual({ status: 'clean' });
+    expect(report.wal.segments.at(-1)).toMatchObject({ path: newest, preallocatedBytes: 4096, damage: null });
+    const text = await tool('inspect', '--data-dir', b.dataDir);
+    expect(text.stdout).toContain('4096 bytes preallocated (zeros) after the last record');
   });
 
   it('reports corruption (bad record followed by valid ones, or damage in an older segment) with file and offset, exit 2', async () => {

@@ -201,7 +201,12 @@ function systemDisk(disk: SimDisk): Disk {
   };
 }
 
-async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) => void): Promise<Sys> {
+/**
+ * segmentMax: tiny segments roll often; larger ones hold batches that span
+ * several 512-byte sectors, so a crash can lose a sector in the middle of a
+ * batch with later records of it on disk (SimDisk's sector mode).
+ */
+async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) => void, segmentMax: number): Promise<Sys> {
   const disk = systemDisk(simDisk);
   const recoveryLogs: string[] = [];
   const violations: string[] = [];
@@ -227,7 +232,7 @@ async function boot(simDisk: SimDisk, now: () => number, onEffect: (e: Effect) =
   for (const s of await listSegments(disk, WAL)) if (s.path !== report.tail?.segment.path) olderBytes += await disk.size(s.path);
   const wal = await WalWriter.open({
     disk, walDir: WAL, mode: 'always', tail: report.tail, lastSeq: Math.max(report.lastSeq, engine.lastSeq),
-    olderSegmentsBytes: olderBytes, ballastBytes: 4096, segmentSizeMaxBytes: 512, now, ballastRetryIntervalMs: 2,
+    olderSegmentsBytes: olderBytes, ballastBytes: 4096, segmentSizeMaxBytes: segmentMax, preallocStepBytes: 384, now, ballastRetryIntervalMs: 2,
     // main.ts logs and exits: nothing of this process runs any more, so its disk stops here.
     onFatal: (err) => {
       if (sys.fatal) violations.push(`onFatal called twice (${err.message})`);
@@ -412,7 +417,8 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
     lastPutCas = e.cas;
   };
 
-  let sys = await boot(disk, now, onEffect);
+  const segmentMax = makeRng(seed ^ 0x5e9)() < 0.5 ? 512 : 16 * 1024;
+  let sys = await boot(disk, now, onEffect, segmentMax);
 
   // What the injected faults require of the running system (reset at each boot by watch()).
   let walEioAcked: number | null = null; // ackedSeq when an EIO hit a WAL segment write or fsync
@@ -433,7 +439,9 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
       stats.faultsFired++;
       if (!faultMatches('wal', f.path) || s.fatal) return;
       if (f.code === 'EIO') walEioAcked ??= s.wal.ackedSeq;
-      else {
+      else if (f.op === 'write' && f.zeros) {
+        // Preallocation ran out of space: it stops quietly; the next record write that needs the space meets ENOSPC itself.
+      } else {
         walEnospcAccepting = s.wal.acceptingWrites;
         if (walEnospcAccepting) { fullLogsNeeded = diskFullLogs() + 1; stats.walFullEntered++; }
       }
@@ -527,7 +535,7 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
     const crashed = disk.crash(crashRng);
     void sys.wal.close(); // stops its timers; its I/O hangs on the dead disk
     // Recover from an identical copy first: both recoveries must agree.
-    const twin = await boot(crashed.clone(), now, () => {});
+    const twin = await boot(crashed.clone(), now, () => {}, segmentMax);
     // One time for every side of the comparison: expiry and a due delayed flush apply alike.
     const tr = now();
     const twinState = visible(engineState(twin.engine, tr), tr);
@@ -535,7 +543,7 @@ async function runScenario(seed: number, steps: Step[]): Promise<void> {
     await twin.wal.close();
 
     disk = crashed;
-    sys = await boot(disk, now, onEffect);
+    sys = await boot(disk, now, onEffect, segmentMax);
     watch();
     const recovered = engineState(sys.engine, tr);
     const state = visible(recovered, tr);

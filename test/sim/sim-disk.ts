@@ -14,7 +14,10 @@
 //   (a rename is one atomic operation); per surviving file a random prefix of
 //   its pending operations survives, optionally followed by the next write
 //   torn at an arbitrary byte, or by all remaining writes zero-filled (size
-//   extended, data lost). After crash() the old disk is dead: every further
+//   extended, data lost), or all remaining writes kept or lost 512-byte sector
+//   by sector, independently (a disk persists sectors in any order before a
+//   flush; the file size either grew or did not), so a lost sector can have
+//   later data of the same unsynced writes after it. After crash() the old disk is dead: every further
 //   operation on it never completes, so the abandoned system stops quietly.
 // - Each operation takes 0-2 event-loop turns (seeded), then happens
 //   atomically, so a test can crash between any two disk operations.
@@ -106,7 +109,8 @@ export interface FaultSpec {
   nth?: number;
 }
 /** A fault that happened: which operation on which file, and with what error. */
-export interface FiredFault { op: 'write' | 'datasync' | 'copyFile'; code: FaultCode; path: string; full: boolean }
+/** zeros: a write of nothing but zero bytes (the WAL writer's preallocation, which may give up quietly on ENOSPC). */
+export interface FiredFault { op: 'write' | 'datasync' | 'copyFile'; code: FaultCode; path: string; full: boolean; zeros?: boolean }
 
 export function faultMatches(where: FaultWhere, path: string): boolean {
   if (where === 'wal') return path.includes('/wal/') && path.endsWith('.wal');
@@ -312,11 +316,11 @@ export class SimDisk implements Disk {
   }
 
   /** An armed fault for this operation, if it is its turn (it is then disarmed and recorded). */
-  private fault(op: 'write' | 'datasync', path: string): NodeJS.ErrnoException | null {
+  private fault(op: 'write' | 'datasync', path: string, zeros = false): NodeJS.ErrnoException | null {
     const i = this.faults.findIndex((f) => f.op === op && faultMatches(f.where, path) && f.seen++ === f.nth);
     if (i < 0) return null;
     const [f] = this.faults.splice(i, 1);
-    return this.fire({ op, code: f!.code, path, full: false });
+    return this.fire({ op, code: f!.code, path, full: false, zeros });
   }
 
   private fire(fault: FiredFault): NodeJS.ErrnoException {
@@ -327,9 +331,9 @@ export class SimDisk implements Disk {
   }
 
   /** Full disk: throws ENOSPC unless `growth` bytes are left (then takes them). */
-  private takeSpace(op: 'write' | 'copyFile', path: string, growth: number): void {
+  private takeSpace(op: 'write' | 'copyFile', path: string, growth: number, zeros = false): void {
     if (this.spaceLeft === null || growth <= 0) return;
-    if (growth > this.spaceLeft) throw this.fire({ op, code: 'ENOSPC', path, full: true });
+    if (growth > this.spaceLeft) throw this.fire({ op, code: 'ENOSPC', path, full: true, zeros });
     this.spaceLeft -= growth;
   }
 
@@ -360,7 +364,8 @@ export class SimDisk implements Disk {
         check();
         let n = length;
         if (length > 1 && disk.rng() < (disk.options.shortWriteRate ?? 0.1)) n = 1 + int(disk.rng, length - 2);
-        const fault = disk.fault('write', path);
+        const zeros = isZeros(buf.subarray(offset, offset + length));
+        const fault = disk.fault('write', path, zeros);
         if (fault) {
           // EIO may leave part of the write in the page cache (never synced by the caller, who stops).
           if (fault.code === 'EIO' && n > 0 && disk.rng() < 0.5) {
@@ -368,7 +373,7 @@ export class SimDisk implements Disk {
           }
           throw fault;
         }
-        disk.takeSpace('write', path, position + n - inode.current().length);
+        disk.takeSpace('write', path, position + n - inode.current().length, zeros);
         inode.pending.push({ kind: 'write', pos: position, data: Buffer.from(buf.subarray(offset, offset + n)) });
         disk.done('write', path);
         return n;
@@ -398,6 +403,25 @@ export class SimDisk implements Disk {
 
 function norm(path: string): string { return posix.normalize(path).replace(/(.)\/$/, '$1'); }
 
+const sector_bytes = 512;
+
+function isZeros(data: Buffer): boolean {
+  return data.length > 0 && data[0] === 0 && data.equals(Buffer.alloc(data.length));
+}
+
+/** Each 512-byte sector from `after` or from `before` (zeros past its end), at random; the length of either. */
+function sectorMix(before: Buffer, after: Buffer, rng: Rng): Buffer {
+  const length = rng() < 0.5 ? after.length : before.length;
+  const out = Buffer.alloc(length);
+  before.copy(out, 0, 0, Math.min(before.length, length));
+  for (let s = 0; s < length; s += sector_bytes) {
+    const end = Math.min(length, s + sector_bytes);
+    if (after.subarray(s, end).equals(out.subarray(s, end))) continue;
+    if (rng() < 0.5) after.copy(out, s, s, end);
+  }
+  return out;
+}
+
 /** A file's bytes after a crash: durable + some of its unsynced operations (see the file comment). */
 function crashFile(inode: Inode, rng: Rng): Buffer {
   const ops = inode.pending;
@@ -412,6 +436,8 @@ function crashFile(inode: Inode, rng: Rng): Buffer {
   } else if (r < 0.5) {
     // Metadata (size) of the remaining writes reached the disk, their data did not.
     for (const op of rest) kept.push(op.kind === 'write' ? { kind: 'write', pos: op.pos, data: Buffer.alloc(op.data.length) } : op);
+  } else if (r < 0.7 && rest.length > 0 && rest.every((op) => op.kind === 'write')) {
+    return sectorMix(applyOps(inode.durable, kept), applyOps(inode.durable, ops), rng);
   }
   return applyOps(inode.durable, kept);
 }

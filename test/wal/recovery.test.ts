@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, writeFile, truncate, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeRecord, record_header_bytes } from '../../src/wal/codec.js';
+import { decodeRecordAt, encodeRecord, record_header_bytes } from '../../src/wal/codec.js';
 import { nodeDisk } from '../../src/wal/disk.js';
 import { WalCorruptionError, type RecoveryReport } from '../../src/wal/recovery.js';
 import { listSegments, segmentName } from '../../src/wal/segments.js';
@@ -172,7 +172,8 @@ interface Row {
   name: string;
   /** Damages the log file in place; `effects` are seqs 1..11, `off` their offsets. */
   damage: (path: string, off: number[], file: Buffer) => Promise<void>;
-  outcome: 'clean' | 'torn' | 'corrupt';
+  /** end: zeros after a record boundary (the writer's preallocation, or a batch that never reached the disk) end the log silently. */
+  outcome: 'clean' | 'end' | 'torn' | 'corrupt';
   /** Offset of the damage, from the record offsets and the undamaged file length. */
   at?: (off: number[], fileLength: number) => number;
   /** Records 1..survivors survive. */
@@ -247,9 +248,9 @@ rows.push({
   outcome: 'torn', at: (o) => o[count - 1]!, survivors: count - 1, reason: /checksum/,
 });
 rows.push({
-  name: 'torn last record: the whole record zeroed (preallocated space)',
+  name: 'the last record zeroed (its write never reached the disk; preallocated space)',
   damage: overwrite((o) => o[count - 1]!, (o, len) => Buffer.alloc(len - o[count - 1]!)),
-  outcome: 'torn', at: (o) => o[count - 1]!, survivors: count - 1,
+  outcome: 'end', at: (o) => o[count - 1]!, survivors: count - 1,
 });
 rows.push({
   name: 'length field of the last record larger than the file',
@@ -262,9 +263,9 @@ rows.push({
 });
 for (const zeros of [4096, 5]) {
   rows.push({
-    name: `all-zero tail of ${zeros} bytes appended`,
+    name: `all-zero tail of ${zeros} bytes appended (preallocated space)`,
     damage: async (path, off, file) => { await writeFile(path, Buffer.concat([file, Buffer.alloc(zeros)])); void off; },
-    outcome: 'torn', at: (_o, len) => len, survivors: count,
+    outcome: 'end', at: (_o, len) => len, survivors: count,
   });
 }
 rows.push({
@@ -345,6 +346,20 @@ describe('damage to the newest segment', () => {
     }
 
     const at = row.at!(off, clean.length);
+    if (row.outcome === 'end') {
+      const { report, records, logs } = await recover(walDir);
+      expect(report.tornTail).toBeNull();
+      expect(report.repaired).toBeNull();
+      expect(records).toEqual(survivors);
+      expect(report.lastSeq).toBe(row.survivors);
+      expect(report.tail).toEqual({ segment: expect.objectContaining({ path }), sizeBytes: at });
+      expect(logs.filter((l) => /torn|corrupt/i.test(l))).toEqual([]);
+      // Nothing worth keeping: no copy; the zeros are cut off.
+      expect(await brokenFiles()).toEqual([]);
+      expect((await readFile(path)).equals(damaged.subarray(0, at))).toBe(true);
+      await appendMoreAndReread(report, survivors);
+      return;
+    }
     if (row.outcome === 'torn') {
       const { report, records, logs } = await recover(walDir);
       expect(report.tornTail).toEqual({ file: path, offset: at, reason: expect.any(String) });
@@ -483,15 +498,15 @@ describe('damage with several segments', () => {
     await appendMoreAndReread(report, all.slice(0, 5));
   });
 
-  it('an empty newest segment whose name does not continue the log is a torn tail; it is removed', async () => {
+  it.each([0, 4096])('a newest segment of %i zero bytes whose name does not continue the log holds nothing; it is removed', async (zeros) => {
     const paths = await writeSegments([all.slice(0, 5)]);
     const misnamed = join(walDir, segmentName(9));
-    await writeFile(misnamed, Buffer.alloc(0));
+    await writeFile(misnamed, Buffer.alloc(zeros));
     const { report, records } = await recover(walDir);
-    expect(report.tornTail).toMatchObject({ file: misnamed, offset: 0 });
+    expect(report.tornTail).toBeNull();
     expect(records).toEqual(all.slice(0, 5));
     expect(await nodeDisk.exists(misnamed)).toBe(false);
-    expect(await nodeDisk.exists(`${misnamed}.broken`)).toBe(true);
+    expect(await nodeDisk.exists(`${misnamed}.broken`)).toBe(false);
     expect(report.tail).toEqual({ segment: expect.objectContaining({ path: paths[0] }), sizeBytes: (await stat(paths[0]!)).size });
     await appendMoreAndReread(report, all.slice(0, 5));
   });
@@ -538,5 +553,65 @@ describe('a log that starts after the state on hand', () => {
     // No gap: a log starting right after the snapshot, or one the snapshot covers, is fine.
     expect(seqs((await recover(walDir, { afterSeq: 49 })).records)).toEqual(seqs(effectsRange(50, 60)));
     expect((await recover(walDir, { afterSeq: 55 })).records.map((e) => e.seq)).toEqual([56, 57, 58, 59, 60]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Lost sectors: a batch written into preallocated zeros reaches the disk
+// sector by sector, in any order, until its fdatasync completes; a crash can
+// leave a zero sector with later records of the same (unacknowledged) batch
+// after it.
+
+describe('lost sectors', () => {
+  const effects = effectsRange(1, 40, 100);
+  const off = offsetsOf(effects);
+  const sector = 512;
+  /** The record whose bytes reach into [from, ...): the last one starting before `from`. */
+  const recordAt = (from: number) => off.filter((o) => o < from).length - 1;
+  const zeroSector = (file: Buffer, start: number) => { const b = Buffer.from(file); b.fill(0, start, start + sector); return b; };
+
+  it('a zero sector in the newest segment with valid records after it is a torn tail: cut at the first record it touches', async () => {
+    const [path] = await writeSegments([effects]);
+    const damaged = zeroSector(await readFile(path!), 2 * sector);
+    await writeFile(path!, damaged);
+    const k = recordAt(2 * sector);
+    // Records after the hole still check out (it is not a torn end of file).
+    const after = recordAt(3 * sector) + 1;
+    expect(decodeRecordAt(damaged, off[after]!).ok).toBe(true);
+
+    const { report, records, logs } = await recover(walDir);
+    expect(report.tornTail).toMatchObject({ file: path, offset: off[k] });
+    expect(records).toEqual(effects.slice(0, k));
+    expect(logs.some((l) => l.includes('torn tail'))).toBe(true);
+    expect(await brokenFiles()).toEqual([`${segmentName(1)}.broken`]);
+    expect((await readFile(path!)).equals(damaged.subarray(0, off[k]))).toBe(true);
+    await appendMoreAndReread(report, effects.slice(0, k));
+  });
+
+  it('a record whose own start lies in the zeros (the rest of its first sector zero) is torn too', async () => {
+    const [path] = await writeSegments([effects]);
+    const file = await readFile(path!);
+    const k = recordAt(5 * sector) + 1; // the first record starting at or after 5 * sector
+    const sectorEnd = (Math.floor(off[k]! / sector) + 1) * sector;
+    const b = Buffer.from(file);
+    b.fill(0, off[k]!, sectorEnd);
+    await writeFile(path!, b);
+    const { report, records } = await recover(walDir);
+    expect(report.tornTail).toMatchObject({ offset: off[k] });
+    expect(records).toEqual(effects.slice(0, k));
+  });
+
+  it('the same zero sector in an older segment is corruption', async () => {
+    const [older] = await writeSegments([effects, effectsRange(41, 45)]);
+    await writeFile(older!, zeroSector(await readFile(older!), 2 * sector));
+    const k = recordAt(2 * sector);
+    await expect(recover(walDir)).rejects.toMatchObject({ file: older, offset: off[k] });
+  });
+
+  it('zeros after the last record of an older segment are corruption (the writer cuts them before rolling)', async () => {
+    const [older] = await writeSegments([effects.slice(0, 10), effects.slice(10)]);
+    const length = (await stat(older!)).size;
+    await writeFile(older!, Buffer.concat([await readFile(older!), Buffer.alloc(4096)]));
+    await expect(recover(walDir)).rejects.toMatchObject({ file: older, offset: length });
   });
 });

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFile, stat } from 'node:fs/promises';
+import { cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeRecordAt, encodeRecord } from '../../src/wal/codec.js';
 import { nodeDisk, type Disk } from '../../src/wal/disk.js';
 import { listSegments, segmentName } from '../../src/wal/segments.js';
-import { ballast_file_name, WalWriter, type FsyncMode, type WalWriterOptions } from '../../src/wal/writer.js';
+import { ballast_file_name, prealloc_step_bytes, WalWriter, type FsyncMode, type WalWriterOptions } from '../../src/wal/writer.js';
 import type { Effect } from '../../src/engine/types.js';
 import { effectsRange, errnoError, FullableDisk, gate, HookedDisk, makeTempDir, recover, waitFor } from './helpers.js';
 
@@ -45,6 +45,12 @@ function walEvents(disk: HookedDisk): string[] {
   return disk.events.filter((e) => e.includes('.wal'));
 }
 
+/** WAL events without preallocation's zero writes (prealloc_step_bytes long; no batch here is that size). */
+function batchEvents(disk: HookedDisk): string[] {
+  return walEvents(disk).filter((e) => !e.endsWith(` ${prealloc_step_bytes}`));
+}
+const batchWrites = (disk: HookedDisk) => batchEvents(disk).filter((e) => e.startsWith('write'));
+
 async function segmentBytes(first = 1): Promise<Buffer> {
   return readFile(join(walDir, segmentName(first)));
 }
@@ -64,11 +70,15 @@ describe('group commit', () => {
     await waitFor(() => w.ackedSeq === 50, 3000, 'ack of the batch');
     const name = segmentName(1);
     const bytes = Buffer.concat(effects.map((e) => encodeRecord(e)));
-    expect(walEvents(disk)).toEqual([`write ${name} ${bytes.length}`, `datasync ${name}`]);
+    // The first batch also lays down the preallocated zeros; one fdatasync covers both.
+    expect(walEvents(disk)).toEqual([`write ${name} ${prealloc_step_bytes}`, `write ${name} ${bytes.length}`, `datasync ${name}`]);
     expect(w.stats().walFsyncs).toBe(1);
     expect(w.stats().durableSeq).toBe(50);
     expect(acks).toEqual([50]);
-    expect((await segmentBytes()).equals(bytes)).toBe(true);
+    const file = await segmentBytes();
+    expect(file.length).toBe(prealloc_step_bytes);
+    expect(file.subarray(0, bytes.length).equals(bytes)).toBe(true);
+    expect(file.subarray(bytes.length).every((b) => b === 0)).toBe(true);
     expect(w.stats().walBytes).toBe(bytes.length);
     expect(fatal).toEqual([]);
   });
@@ -81,7 +91,7 @@ describe('group commit', () => {
       await waitFor(() => w.ackedSeq === s);
     }
     expect(w.stats().walFsyncs).toBe(3);
-    expect(walEvents(disk).filter((e) => e.startsWith('write'))).toHaveLength(3);
+    expect(batchWrites(disk)).toHaveLength(3);
   });
 
   it('always: ackedSeq moves only after write + fdatasync; the next batch fills while one is in flight', async () => {
@@ -93,7 +103,7 @@ describe('group commit', () => {
     for (const e of effectsRange(1, 3)) w.append(e);
     await waitFor(() => syncsStarted === 1, 3000, 'first fdatasync to start');
     // Written but not yet synced: not acknowledged.
-    expect(walEvents(disk).filter((e) => e.startsWith('write'))).toHaveLength(1);
+    expect(batchWrites(disk)).toHaveLength(1);
     expect(w.ackedSeq).toBe(0);
     expect(w.stats().durableSeq).toBe(0);
     expect(acks).toEqual([]);
@@ -102,7 +112,7 @@ describe('group commit', () => {
     await tick();
     await sleep(20);
     // Nothing else starts while the first batch is in flight.
-    expect(walEvents(disk).filter((e) => e.startsWith('write'))).toHaveLength(1);
+    expect(batchWrites(disk)).toHaveLength(1);
     expect(w.ackedSeq).toBe(0);
 
     hold.open();
@@ -111,8 +121,8 @@ describe('group commit', () => {
     expect(w.stats().walFsyncs).toBe(2);
     expect(disk.maxInFlight).toBe(1);
     const name = segmentName(1);
-    expect(walEvents(disk).map((e) => e.split(' ')[0])).toEqual(['write', 'datasync', 'write', 'datasync']);
-    expect(walEvents(disk)[0]).toBe(`write ${name} ${Buffer.concat(effectsRange(1, 3).map((e) => encodeRecord(e))).length}`);
+    expect(batchEvents(disk).map((e) => e.split(' ')[0])).toEqual(['write', 'datasync', 'write', 'datasync']);
+    expect(batchEvents(disk)[0]).toBe(`write ${name} ${Buffer.concat(effectsRange(1, 3).map((e) => encodeRecord(e))).length}`);
   });
 
   it('no: ackedSeq moves after the write, without fdatasync; close() syncs', async () => {
@@ -278,6 +288,62 @@ describe('segment rolling', () => {
   });
 });
 
+describe('preallocation', () => {
+  const fileLength = async () => (await stat(join(walDir, segmentName(1)))).size;
+
+  it('runs the segment ahead of its records in zeros, one step at a time, and close() cuts them off', async () => {
+    const disk = new HookedDisk();
+    const { w, fatal } = await open(disk, 'always');
+    const effects = effectsRange(1, 24, 100_000);
+    let bytes = 0;
+    for (let i = 0; i < effects.length; i += 3) {
+      for (const e of effects.slice(i, i + 3)) { w.append(e); bytes += encodeRecord(e).length; }
+      await waitFor(() => w.ackedSeq === i + 3);
+      // Always more than the records, by at most one step.
+      const length = await fileLength();
+      expect(length).toBe((Math.floor(bytes / prealloc_step_bytes) + 1) * prealloc_step_bytes);
+      expect(w.stats().walBytes).toBe(bytes);
+    }
+    // One zero write per step crossed (2.4 MB of records: steps 1, 2 and 3), each in the batch that crossed it.
+    const zeroWrites = walEvents(disk).filter((e) => e === `write ${segmentName(1)} ${prealloc_step_bytes}`);
+    expect(zeroWrites).toHaveLength(Math.floor(bytes / prealloc_step_bytes) + 1);
+    expect(w.stats().walFsyncs).toBe(8);
+    await w.close();
+    expect(fatal).toEqual([]);
+    expect(await fileLength()).toBe(bytes);
+    expect(recordsIn(await segmentBytes())).toEqual(effects);
+  });
+
+  it('after a kill the zeros are the end of the log: recovery cuts them silently and appends continue there', async () => {
+    const { w } = await open(nodeDisk, 'always');
+    const effects = effectsRange(1, 40);
+    for (const e of effects) w.append(e);
+    await waitFor(() => w.ackedSeq === 40);
+    // What a kill -9 now leaves on disk (the writer never closes this copy).
+    const crashed = join(walDir, '..', 'crashed');
+    await cp(walDir, crashed, { recursive: true });
+    const image = await readFile(join(crashed, segmentName(1)));
+    const recordBytes = w.stats().walBytes;
+    expect(image.length).toBe(prealloc_step_bytes);
+    expect(image.subarray(recordBytes).every((b) => b === 0)).toBe(true);
+
+    const { report, records, logs } = await recover(crashed);
+    expect(records).toEqual(effects);
+    expect(report).toMatchObject({ tornTail: null, repaired: null, lastSeq: 40 });
+    expect(report.tail?.sizeBytes).toBe(recordBytes);
+    expect(logs.filter((l) => /torn|corrupt/i.test(l))).toEqual([]);
+    expect((await readdir(crashed)).filter((n) => n.endsWith('.broken'))).toEqual([]);
+    expect((await stat(join(crashed, segmentName(1)))).size).toBe(recordBytes);
+
+    const again = await open(nodeDisk, 'always', { walDir: crashed, tail: report.tail, lastSeq: 40 });
+    const more = effectsRange(41, 50);
+    for (const e of more) again.w.append(e);
+    await waitFor(() => again.w.ackedSeq === 50);
+    await again.w.close();
+    expect((await recover(crashed)).records).toEqual([...effects, ...more]);
+  });
+});
+
 function recordsIn(buf: Buffer): Effect[] {
   const out: Effect[] = [];
   for (let p = 0; p < buf.length;) {
@@ -307,13 +373,15 @@ describe('disk full', () => {
     };
     appendBatch(5); // ~5 * 250 bytes
     await waitFor(() => w.ackedSeq === seq);
+    // Preallocation ran into the full disk (it takes what is left and pauses); that is no reason to refuse writes.
     expect(w.acceptingWrites).toBe(true);
-    expect(disk.enospcCount).toBe(0);
+    expect(await nodeDisk.exists(ballastPath())).toBe(true);
+    const enospcBefore = disk.enospcCount;
 
     // This batch does not fit next to the ballast: the write runs short, then ENOSPC.
     appendBatch(30);
     await waitFor(() => w.ackedSeq === seq, 3000, 'the batch that hit ENOSPC to complete');
-    expect(disk.enospcCount).toBeGreaterThan(0);
+    expect(disk.enospcCount).toBeGreaterThan(enospcBefore);
     expect(fatal).toEqual([]);
     expect(await nodeDisk.exists(ballastPath())).toBe(false);
     expect(w.acceptingWrites).toBe(false);
@@ -387,7 +455,7 @@ describe('I/O errors are fatal', () => {
     w.append(effectsRange(4, 4)[0]!);
     await sleep(20);
     expect(w.ackedSeq).toBe(0);
-    expect(walEvents(disk).filter((e) => e.startsWith('write'))).toHaveLength(1);
+    expect(batchWrites(disk)).toHaveLength(1);
     // close() still returns (the process is about to stop).
     await w.close();
   });
