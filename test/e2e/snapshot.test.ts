@@ -30,13 +30,14 @@ function segmentFiles(dir: string): string[] {
 
 const seqOf = (name: string) => Number(name.slice(0, 20));
 
-/** Every record sequence in the given segment files (ordered by name). */
+/** Every record sequence in the given segment files (ordered by name); a running server's newest segment ends in preallocated zeros. */
 function walSequences(files: string[]): number[] {
   const seqs: number[] = [];
   for (const path of [...files].sort((a, b) => seqOf(a.slice(-24)) - seqOf(b.slice(-24)))) {
     const buf = readFileSync(path);
     for (let at = 0; at < buf.length;) {
       const d = decodeRecordAt(buf, at);
+      if (!d.ok && buf.subarray(at).every((b) => b === 0)) break;
       if (!d.ok) throw new Error(`${path} at ${at}: ${d.reason}`);
       seqs.push(d.effect.seq);
       at += d.size;
