@@ -22,7 +22,7 @@ import { loadAuthEntries, loadSecurity, type Security } from './cli/security.js'
 import { DataDirLockedError, lockDataDir } from './cli/lock.js';
 import { isToolName, toolMain } from './cli/tools.js';
 import { nodeDisk } from './wal/disk.js';
-import { recoverWal, WalCorruptionError } from './wal/recovery.js';
+import { recoverWal, replayInto, WalCorruptionError } from './wal/recovery.js';
 import { listSegments } from './wal/segments.js';
 import { ballast_default_bytes, WalWriter } from './wal/writer.js';
 import { Compactor, loadNewestSnapshot, type SnapshotSource } from './snapshot/index.js';
@@ -88,7 +88,7 @@ export async function startFromOptions(options: ServerOptions, extras: StartExtr
   const snapshotMs = Date.now() - started;
   const report = await recoverWal({
     disk: nodeDisk, walDir, afterSeq: snapshot?.startSeq ?? 0, repair: options.repairWal,
-    onRecord: (effect) => engine.applyEffect(effect),
+    ...replayInto(engine),
     log: (m) => log(0, m),
   });
   const fromSnapshot = snapshot ? `snapshot ${snapshot.name} (${snapshot.items} items) and ` : '';

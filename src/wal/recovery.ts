@@ -21,7 +21,7 @@
 // A segment whose name does not continue the log is bad at offset 0, unless
 // the records it skips are all at or below afterSeq (in the snapshot).
 
-import { decodeRecordAt, looksLikeRecordAfter } from './codec.js';
+import { decodeRecordAt, effectOf, isPut, looksLikeRecordAfter, newRecordFields, readRecordAt, type RecordFields } from './codec.js';
 import type { Disk } from './disk.js';
 import { listSegments, type SegmentRef } from './segments.js';
 import type { Effect } from '../engine/types.js';
@@ -39,6 +39,12 @@ export interface RecoveryOptions {
   afterSeq: number;
   repair: boolean;
   onRecord: (effect: Effect) => void;
+  /**
+   * If given, put records go here instead of onRecord, as the record's
+   * fields and its key and value's places in `buf` (views valid only during
+   * the call): replay of the commonest record without building an Effect.
+   */
+  onPut?: (buf: Buffer, record: Readonly<RecordFields>) => void;
   log: (message: string) => void;
 }
 
@@ -65,6 +71,8 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
   const progress = progressLogger(opts.log, totalBytes);
   let lastSeq: number | null = null;
   let doneBytes = 0;
+  const record = newRecordFields();
+  const apply = recordApplier(opts);
 
   const first = segments[0];
   if (first && first.firstSeq > opts.afterSeq + 1) {
@@ -88,13 +96,13 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
       else bad = { offset: 0, reason: `segment name says it starts at ${segment.firstSeq}, the log continues at ${expected}` };
     }
     while (!bad && offset < buf.length) {
-      const d = decodeRecordAt(buf, offset);
-      if (!d.ok) { bad = { offset, reason: d.reason }; break; }
-      if (d.effect.seq !== expected) { bad = { offset, reason: `sequence ${d.effect.seq} where ${expected} was expected` }; break; }
-      if (d.effect.seq > opts.afterSeq) { opts.onRecord(d.effect); report.recordsApplied++; }
-      lastSeq = d.effect.seq;
+      const reason = readRecordAt(buf, offset, record);
+      if (reason !== null) { bad = { offset, reason }; break; }
+      if (record.seq !== expected) { bad = { offset, reason: `sequence ${record.seq} where ${expected} was expected` }; break; }
+      if (record.seq > opts.afterSeq) { apply(buf, record); report.recordsApplied++; }
+      lastSeq = record.seq;
       expected = lastSeq + 1;
-      offset += d.size;
+      offset += record.size;
       progress(doneBytes + offset, report.recordsApplied);
     }
     doneBytes += buf.length;
@@ -133,6 +141,29 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
   // inside it, so the writer must start a new segment instead.
   if (report.tail && nextSeqOf(report.tail, lastSeq) !== report.lastSeq + 1) report.tail = null;
   return report;
+}
+
+/** What replay applies records to (the Engine is one): every kind as an Effect, and puts by bytes. */
+export interface ReplayTarget {
+  applyEffect(effect: Effect): void;
+  replayPut(keyBytes: Buffer, keyStart: number, keyEnd: number, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number, seq: number): void;
+}
+
+/** onRecord and onPut that replay into `target`. */
+export function replayInto(target: ReplayTarget): Pick<RecoveryOptions, 'onRecord' | 'onPut'> {
+  return {
+    onRecord: (effect) => target.applyEffect(effect),
+    onPut: (buf, r) => target.replayPut(buf, r.keyStart, r.keyEnd, buf, r.valueStart, r.valueEnd, r.flags, r.expiresAtMs, r.cas, r.seq),
+  };
+}
+
+/** Hands a valid record to onPut (a put, when given) or onRecord. */
+function recordApplier(opts: RecoveryOptions): (buf: Buffer, record: RecordFields) => void {
+  const { onRecord, onPut } = opts;
+  return (buf, record) => {
+    if (onPut && isPut(record)) onPut(buf, record);
+    else onRecord(effectOf(buf, record));
+  };
 }
 
 /** The sequence the tail segment takes next: its first if empty, else after the last record read. */
