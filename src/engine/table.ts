@@ -191,10 +191,15 @@ export class ItemTable {
     return slot;
   }
 
-  /** Replaces the value of a live slot with src[start, end). */
+  /** Replaces the value of a live slot with src[start, end): in its chunk if that is of the size class the new value needs, else in a new one. */
   replaceValue(slot: number, src: Buffer, start: number, end: number): void {
     const keyLength = this.keyLength(slot);
     const old = this.chunk(slot);
+    if (this.arena.fits(old, keyLength + this.valueLength(slot), keyLength + end - start)) {
+      copyBytes(src, start, end, this.arena.bufferOf(old), this.arena.offsetOf(old) + keyLength);
+      this.setValueLength(slot, end - start);
+      return;
+    }
     const address = this.arena.alloc(keyLength + end - start);
     const buf = this.arena.bufferOf(address);
     const at = this.arena.offsetOf(address);

@@ -196,6 +196,39 @@ describe('ItemTable scans', () => {
     }), { numRuns: 40 });
   });
 
+  it('replaceValue keeps every item\'s key and value, whether the new value fits the old chunk or not (property)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), lengthArb), { maxLength: 60 }), (ops) => {
+      const t = new ItemTable(4);
+      const model = new Map<string, Buffer>();
+      ops.forEach(([k, length], n) => {
+        const key = `k${k}`;
+        const value = filled(length, n);
+        const slot = t.slotOf(key);
+        if (slot < 0) t.insert(key, value, 0, value.length);
+        else t.replaceValue(slot, value, 0, value.length);
+        model.set(key, value);
+        for (const [mk, mv] of model) {
+          const s = t.slotOf(mk);
+          expect(t.keyOf(s)).toBe(mk);
+          expect(t.valueCopy(s).equals(mv)).toBe(true);
+        }
+      });
+    }), { numRuns: 100 });
+  });
+
+  it('replaceValue rewrites the chunk in place when the new value is of the same size class, else moves it', () => {
+    const t = new ItemTable(4);
+    const slot = t.insert('key', filled(50, 1), 0, 50);
+    const chunk = t.chunk(slot);
+    t.replaceValue(slot, filled(52, 2), 0, 52); // 3 + 52 bytes: the same 56-byte class as 3 + 50
+    expect(t.chunk(slot)).toBe(chunk);
+    expect(t.valueCopy(slot).equals(filled(52, 2))).toBe(true);
+    t.replaceValue(slot, filled(100, 3), 0, 100);
+    expect(t.chunk(slot)).not.toBe(chunk);
+    expect(t.valueCopy(slot).equals(filled(100, 3))).toBe(true);
+    expect(t.keyOf(slot)).toBe('key');
+  });
+
   it('keeps the recency list in use order', () => {
     const t = new ItemTable(2);
     const one = Buffer.from('x');
