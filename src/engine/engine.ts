@@ -436,13 +436,20 @@ export class Engine {
    */
   async restore(image: EngineImage): Promise<void> {
     this.clear();
-    if (image.itemCount !== undefined) this.table.reserve(image.itemCount);
+    const t = this.table;
     let nextCas = Math.max(this.nextCas, image.nextCas);
     const seq = image.lastSeq;
-    await image.forEachItem((keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
-      this.linkBytes(keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas, seq);
-      if (cas >= nextCas) nextCas = cas + 1;
-    });
+    // Items are appended and indexed at the end; of two with the same key the later one stays, as if it replaced the earlier.
+    t.beginBulkLoad(image.itemCount ?? 0);
+    try {
+      await image.forEachItem((keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
+        const slot = t.appendBytes(keyBytes, keyStart, keyEnd, value, start, end);
+        this.fill(slot, keyEnd - keyStart, end - start, flags, expiresAtMs, cas, seq, 0);
+        if (cas >= nextCas) nextCas = cas + 1;
+      });
+    } finally {
+      t.finishBulkLoad((earlier) => this.uncount(earlier));
+    }
     this.nextCas = nextCas;
     this.lastSeqValue = image.lastSeq;
     this.removalSeqValue = image.lastSeq;

@@ -18,12 +18,20 @@
 //   [0, limit) meets each key at most once (a key deleted and stored again
 //   during the scan lands beyond the limit; the WAL after the scan's start
 //   sequence has it anyway).
+// - While a bulk load is open (beginBulkLoad .. finishBulkLoad, restoring a
+//   snapshot into the empty table), appended slots are live and on the
+//   recency list but not yet in the index: nothing may look keys up. The
+//   index is built once at the end, in home-bucket order (sequential writes
+//   instead of a random probe per item), and a key appended twice keeps only
+//   its later slot.
 
 import { randomInt } from 'node:crypto';
 import { ValueArena } from './arena.js';
 
 const initial_capacity = 1024;
 const none = -1;
+/** A bulk load indexes its slots in groups of 2^this home buckets (4 KiB of index), group after group. */
+const bulk_group_bits = 9;
 
 // Per-item state bits (row byte 62), memcached's it_flags that are not in the
 // WAL: they describe what happened to an item in memory (read, handed out a
@@ -75,6 +83,10 @@ export class ItemTable {
   private freeSlots: number[] = [];
   private heldBack: number[] = [];
   private scanDepth = 0;
+  /** First slot of the open bulk load (none: no bulk load is open). */
+  private bulkFrom = none;
+  /** The hash of each slot appended by the open bulk load, from bulkFrom on. */
+  private bulkHashes = new Int32Array(0);
 
   /** Row storage: 64 bytes per slot, viewed as float64, int32/uint32 and uint16/uint8 (layout below). */
   private f64 = new Float64Array(0);
@@ -191,6 +203,94 @@ export class ItemTable {
     return slot;
   }
 
+  // ---- bulk load ---------------------------------------------------------
+
+  /**
+   * Opens a bulk load into the empty table, sized for `expectedItems`:
+   * appendBytes() adds items without indexing them until finishBulkLoad().
+   */
+  beginBulkLoad(expectedItems: number): void {
+    if (this.count !== 0 || this.bulkFrom !== none) throw new Error('a bulk load needs an empty table and no bulk load open');
+    this.reserve(expectedItems);
+    this.bulkFrom = this.used;
+    this.bulkHashes = new Int32Array(Math.max(initial_capacity, expectedItems));
+  }
+
+  /**
+   * A new slot, at the most recent end and not yet indexed, for the key whose
+   * latin1 bytes are keyBuf[keyStart, keyEnd), holding value src[start, end).
+   * Other fields are the caller's. Slots are taken in order, never reused.
+   */
+  appendBytes(keyBuf: Buffer, keyStart: number, keyEnd: number, src: Buffer, start: number, end: number): number {
+    const h = hashBytes(keyBuf, keyStart, keyEnd, this.seed);
+    if (this.used === this.capacity) this.growSlots(this.capacity * 2);
+    const slot = this.used++;
+    const k = slot - this.bulkFrom;
+    if (k === this.bulkHashes.length) this.growBulkHashes();
+    this.bulkHashes[k] = h;
+    this.fillRow(slot, h, keyEnd - keyStart, end - start);
+    this.count++;
+    this.pushMostRecent(slot);
+    const at = this.keyStart(slot);
+    copyBytes(keyBuf, keyStart, keyEnd, this.valueBuffer(slot), at);
+    copyBytes(src, start, end, this.valueBuffer(slot), at + keyEnd - keyStart);
+    return slot;
+  }
+
+  /**
+   * Closes the bulk load: indexes every appended slot. Of slots with the same
+   * key, the later one stays; `beforeDrop` is told each earlier one just
+   * before it is removed.
+   */
+  finishBulkLoad(beforeDrop: (slot: number) => void): void {
+    if (this.bulkFrom === none) return;
+    const from = this.bulkFrom;
+    const hashes = this.bulkHashes;
+    this.bulkFrom = none;
+    this.bulkHashes = new Int32Array(0);
+    const wanted = this.bucketsFor(this.count);
+    if (wanted > this.bucketCount) this.emptyIndex(wanted); // no slot outside the bulk load is live, so none is lost
+    const order = homeBucketOrder(hashes, this.used - from, this.mask);
+    for (let j = 0; j < order.length; j++) {
+      const k = order[j]!;
+      this.indexAppended(from + k, hashes[k]!, beforeDrop);
+    }
+  }
+
+  /** Indexes an appended slot; if an earlier slot holds its key, the later of the two takes its bucket and the earlier is removed. */
+  private indexAppended(slot: number, h: number, beforeDrop: (slot: number) => void): void {
+    const buckets = this.buckets;
+    let i = h & this.mask;
+    for (; ; i = (i + 1) & this.mask) {
+      const other = buckets[2 * i]! - 1;
+      if (other < 0) break;
+      if (buckets[2 * i + 1] === h && this.sameKey(other, slot)) {
+        const dropped = Math.min(other, slot);
+        buckets[2 * i] = Math.max(other, slot) + 1;
+        beforeDrop(dropped);
+        this.dropUnindexed(dropped);
+        return;
+      }
+    }
+    this.occupy(i, slot, h);
+  }
+
+  /** remove() for a slot that is not (or no longer) in the index. */
+  private dropUnindexed(slot: number): void {
+    this.count--;
+    this.arena.release(this.chunk(slot), this.keyLength(slot) + this.valueLength(slot));
+    this.setValueLength(slot, none);
+    this.unlinkRecency(slot);
+    if (this.scanDepth > 0) this.heldBack.push(slot);
+    else this.freeSlots.push(slot);
+  }
+
+  private growBulkHashes(): void {
+    const bigger = new Int32Array(this.bulkHashes.length * 2);
+    bigger.set(this.bulkHashes);
+    this.bulkHashes = bigger;
+  }
+
   /** Replaces the value of a live slot with src[start, end): in its chunk if that is of the size class the new value needs, else in a new one. */
   replaceValue(slot: number, src: Buffer, start: number, end: number): void {
     const keyLength = this.keyLength(slot);
@@ -287,16 +387,21 @@ export class ItemTable {
   private newSlot(h: number, keyLength: number, valueLength: number, emptyBucket = none): number {
     if (emptyBucket === none) this.makeRoomForOne();
     const slot = this.takeSlot();
-    this.setHash(slot, h);
-    this.setKeyLength(slot, keyLength);
-    this.setChunk(slot, this.arena.alloc(keyLength + valueLength));
-    this.setValueLength(slot, valueLength);
-    this.setStateBits(slot, 0);
+    this.fillRow(slot, h, keyLength, valueLength);
     if (emptyBucket === none) this.addToIndex(slot, h);
     else this.occupy(emptyBucket, slot, h);
     this.count++;
     this.pushMostRecent(slot);
     return slot;
+  }
+
+  /** A taken slot's own fields, and a chunk for its key and value (not yet written). */
+  private fillRow(slot: number, h: number, keyLength: number, valueLength: number): void {
+    this.setHash(slot, h);
+    this.setKeyLength(slot, keyLength);
+    this.setChunk(slot, this.arena.alloc(keyLength + valueLength));
+    this.setValueLength(slot, valueLength);
+    this.setStateBits(slot, 0);
   }
 
   private keyStart(slot: number): number { return this.arena.offsetOf(this.chunk(slot)); }
@@ -310,6 +415,12 @@ export class ItemTable {
     const at = this.arena.offsetOf(address) - start;
     for (let i = start; i < end; i++) if (own[at + i] !== buf[i]) return false;
     return true;
+  }
+
+  private sameKey(a: number, b: number): boolean {
+    const b0 = this.chunk(b);
+    const at = this.arena.offsetOf(b0);
+    return this.keyBytesEqual(a, this.arena.bufferOf(b0), at, at + this.keyLength(b));
   }
 
   private keyEquals(slot: number, key: string): boolean {
@@ -363,9 +474,13 @@ export class ItemTable {
   }
 
   private rebuildIndex(size: number): void {
+    this.emptyIndex(size);
+    for (let slot = 0; slot < this.used; slot++) if (this.valueLength(slot) >= 0) this.addToIndex(slot, this.hash(slot));
+  }
+
+  private emptyIndex(size: number): void {
     this.buckets = new Int32Array(2 * size);
     this.mask = size - 1;
-    for (let slot = 0; slot < this.used; slot++) if (this.valueLength(slot) >= 0) this.addToIndex(slot, this.hash(slot));
   }
 
   private takeSlot(): number {
@@ -404,6 +519,25 @@ export class ItemTable {
     this.u8 = new Uint8Array(rows);
     this.capacity = capacity;
   }
+}
+
+/**
+ * Indexes [0, n) ordered by the group of home buckets (bulk_group_bits) of
+ * hashes[k] under `mask`, and by k within a group: a counting sort, so
+ * indexing in this order writes the index group after group.
+ */
+function homeBucketOrder(hashes: Int32Array, n: number, mask: number): Int32Array {
+  const groups = (mask >>> bulk_group_bits) + 1;
+  const next = new Int32Array(groups + 1);
+  for (let k = 0; k < n; k++) next[((hashes[k]! & mask) >>> bulk_group_bits) + 1]++;
+  for (let g = 0; g < groups; g++) next[g + 1] = next[g + 1]! + next[g]!;
+  const order = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const g = (hashes[k]! & mask) >>> bulk_group_bits;
+    order[next[g]!] = k;
+    next[g] = next[g]! + 1;
+  }
+  return order;
 }
 
 /** Writes a latin1 string's bytes at buf[at..] (short keys: a JS loop beats a call into C++). */
