@@ -59,6 +59,42 @@ describe('item lines', () => {
     expect(got).toEqual(lines.map((l) => parseItem(l)));
   });
 
+  it('reads any bytes exactly as JSON.parse of each line does: a damaged line read fast is read as parseItem reads it, or refused at its offset (property)', () => {
+    /** The reference: split at newlines within [from, to), parseItem each line. */
+    const reference = (buf: Buffer, from: number, to: number): SnapshotItem[] | string => {
+      const out: SnapshotItem[] = [];
+      for (let at = from; at < to;) {
+        let nl = buf.indexOf(0x0a, at);
+        if (nl < 0 || nl > to) nl = to;
+        const item = parseItem(buf.toString('utf8', at, nl));
+        if (!item) return `bad item line at byte ${at}`;
+        out.push(item);
+        at = nl + 1;
+      }
+      return out;
+    };
+    const readRange = (buf: Buffer, from: number, to: number): SnapshotItem[] | string => {
+      const out: SnapshotItem[] = [];
+      try {
+        readItemLines(buf, from, to, (keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
+          out.push({ key: keyBytes.toString('latin1', keyStart, keyEnd), value: Buffer.from(value.subarray(start, end)), flags, expiresAtMs, cas });
+        });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return out;
+    };
+    const damageArb = fc.array(fc.tuple(fc.nat(), fc.constantFrom(0x0a, 0x22, 0x3d, 0x5c, 0x7d, 0x41, 0x30, 0x2c, 0x20, 0xe9, 0x00)), { maxLength: 3 });
+    fc.assert(fc.property(fc.array(itemArb, { minLength: 1, maxLength: 6 }), damageArb, fc.nat(), fc.nat(), (items, damage, a, b) => {
+      const buf = writeAll(items);
+      for (const [at, byte] of damage) buf[at % buf.length] = byte;
+      // any range, also one that ends mid-line with more bytes after it
+      const from = 0;
+      const to = b % 3 === 0 ? buf.length : (a % buf.length) + 1;
+      expect(readRange(buf, from, to)).toEqual(reference(buf, from, to));
+    }), { numRuns: 1000 });
+  });
+
   it.each([
     ['not JSON', 'nonsense'],
     ['flags above 32 bits', '{"k":"a","v":"","f":4294967296,"e":0,"c":1}'],
