@@ -164,7 +164,7 @@ export function readRecordAt(buf: Buffer, offset: number, into: RecordFields): s
   if (length > left - record_header_bytes) return `length ${length} runs past the end of the file`;
   const end = offset + record_header_bytes + length;
   const crc = buf.readUInt32LE(offset + 4);
-  if (crc32(buf.subarray(offset + 8, end)) !== crc) return 'checksum mismatch';
+  if (crc32Of(buf, offset + 8, end) !== crc) return 'checksum mismatch';
   if (!readPayload(buf, offset, length, into)) return 'malformed payload';
   into.size = record_header_bytes + length;
   return null;
@@ -213,6 +213,36 @@ function readPayload(buf: Buffer, offset: number, length: number, into: RecordFi
     default:
       return false;
   }
+}
+
+/** Below this many bytes a JS loop computes a CRC faster than a call into zlib (which needs a view made first). */
+const crc_js_max_bytes = 1024;
+
+/** CRC-32 tables for slicing by 8: table t maps a byte to its CRC contribution t bytes further on. */
+const crc_tables = (() => {
+  const t = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) for (let k = 1; k < 8; k++) t[k * 256 + n] = (t[(k - 1) * 256 + n]! >>> 8) ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
+  return t;
+})();
+
+/** zlib's CRC-32 of buf[start, end): slicing by 8 in JS for a short range (one record, usually), zlib for a long one. */
+export function crc32Of(buf: Buffer, start: number, end: number): number {
+  if (end - start > crc_js_max_bytes) return crc32(buf.subarray(start, end));
+  const t = crc_tables;
+  let c = -1;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const x = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+    c = t[1792 + (x & 0xff)]! ^ t[1536 + ((x >>> 8) & 0xff)]! ^ t[1280 + ((x >>> 16) & 0xff)]! ^ t[1024 + (x >>> 24)]!
+      ^ t[768 + buf[i + 4]!]! ^ t[512 + buf[i + 5]!]! ^ t[256 + buf[i + 6]!]! ^ t[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
 }
 
 /** Whether a record readRecordAt filled in is a put (replay has a byte-level path for those). */

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Engine } from '../../src/engine/engine.js';
 import { crc32 } from 'node:zlib';
 import {
+  crc32Of,
   decodeRecordAt,
   effectOf,
   encodeRecord,
@@ -177,6 +178,23 @@ describe('round-trip property', () => {
       expect(out).toEqual(effects);
       return true;
     }), { numRuns: 200 });
+  });
+});
+
+describe('crc32Of', () => {
+  it('is zlib crc32 of the range, for any bytes and range, short (JS) or long (zlib) (property)', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2100 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+      const buf = Buffer.from(bytes);
+      const start = buf.length === 0 ? 0 : a % (buf.length + 1);
+      const end = start + (b % (buf.length - start + 1));
+      expect(crc32Of(buf, start, end)).toBe(crc32(buf.subarray(start, end)));
+    }), { numRuns: 1000 });
+  });
+
+  it('matches the CRC-32 check value and every length up to a few blocks', () => {
+    expect(crc32Of(Buffer.from('123456789'), 0, 9)).toBe(0xcbf43926);
+    const buf = Buffer.from(Array.from({ length: 40 }, (_, i) => (i * 97 + 13) & 0xff));
+    for (let n = 0; n <= 40; n++) expect(crc32Of(buf, 40 - n, 40)).toBe(crc32(buf.subarray(40 - n)));
   });
 });
 
