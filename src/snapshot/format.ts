@@ -176,11 +176,21 @@ function readDigits(buf: Buffer, at: number): number {
   return n;
 }
 
-/** Whether buf[at..] starts with `bytes`. */
-function startsWith(buf: Buffer, at: number, bytes: readonly number[]): boolean {
-  for (let i = 0; i < bytes.length; i++) if (buf[at + i] !== bytes[i]) return false;
-  return true;
+/** Whether buf[p..] is `"X":`, a field name of one letter X and its colon. */
+function isFieldName(buf: Buffer, p: number, letter: number): boolean {
+  return buf[p] === 0x22 && buf[p + 1] === letter && buf[p + 2] === 0x22 && buf[p + 3] === 0x3a;
 }
+
+// What ItemLineWriter writes between an item line's values (open_key and the
+// like below), checked byte by byte with the bytes in the code.
+/** buf[p..] is `{"k":"`. */
+const isKeyOpening = (buf: Buffer, p: number) => buf[p] === 0x7b && isFieldName(buf, p + 1, 0x6b) && buf[p + 5] === 0x22;
+/** buf[p..] is `","v":"`. */
+const isValueOpening = (buf: Buffer, p: number) => buf[p] === 0x22 && buf[p + 1] === 0x2c && isFieldName(buf, p + 2, 0x76) && buf[p + 6] === 0x22;
+/** buf[p..] is `","f":`. */
+const isFlagsOpening = (buf: Buffer, p: number) => buf[p] === 0x22 && buf[p + 1] === 0x2c && isFieldName(buf, p + 2, 0x66);
+/** buf[p..] is `,"e":` (letter 0x65) or `,"c":` (0x63). */
+const isNumberOpening = (buf: Buffer, p: number, letter: number) => buf[p] === 0x2c && isFieldName(buf, p + 1, letter);
 
 const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
 const open_key = ascii('{"k":"');
@@ -212,11 +222,16 @@ let base64End = 0;
 function decodeBase64Value(src: Buffer, start: number, to: number): number {
   let out = 0;
   let i = start;
+  // Whole groups start at most at `last`: within the input, and with room in scratch (grown when reached).
+  let last = groupsEnd(start, to);
   for (; ; i += 4) {
-    if (i + 4 > to) return -1;
+    if (i > last) {
+      if (i + 4 > to) return -1;
+      growScratch();
+      last = groupsEnd(start, to);
+    }
     const a = base64_values[src[i]!]!, b = base64_values[src[i + 1]!]!, c = base64_values[src[i + 2]!]!, d = base64_values[src[i + 3]!]!;
     if ((a | b | c | d) < 0) break;
-    if (out + 3 > scratch.length) growScratch();
     const v = (a << 18) | (b << 12) | (c << 6) | d;
     scratch[out++] = v >> 16;
     scratch[out++] = (v >> 8) & 0xff;
@@ -231,7 +246,6 @@ function decodeBase64Value(src: Buffer, start: number, to: number): number {
   const a = base64_values[src[i]!]!, b = base64_values[src[i + 1]!]!;
   const c = src[i + 2] === 0x3d ? 0 : base64_values[src[i + 2]!]!;
   if ((a | b | c) < 0) return -1;
-  if (out + 2 > scratch.length) growScratch();
   scratch[out++] = (a << 2) | (b >> 4);
   if (src[i + 2] === 0x3d) {
     if ((b & 0x0f) !== 0) return -1; // non-canonical trailing bits
@@ -241,6 +255,11 @@ function decodeBase64Value(src: Buffer, start: number, to: number): number {
   }
   base64End = i + 4;
   return out;
+}
+
+/** The last position a whole group of base64 text from `start` may begin at: 4 bytes before `to`, and one whose 3 bytes still fit in scratch (leaving 3 for a padded last group). */
+function groupsEnd(start: number, to: number): number {
+  return Math.min(to - 4, start + Math.floor((scratch.length - 3) / 3) * 4 - 4);
 }
 
 function growScratch(): void {
@@ -258,7 +277,7 @@ function growScratch(): void {
  * next line: the newline it ends at is the line's first.
  */
 function readFastLine(buf: Buffer, at: number, to: number, visit: ItemVisitor): number {
-  if (!startsWith(buf, at, open_key)) return -1;
+  if (!isKeyOpening(buf, at)) return -1;
   const keyStart = at + open_key.length;
   let q = keyStart;
   for (; q < to; q++) {
@@ -266,13 +285,13 @@ function readFastLine(buf: Buffer, at: number, to: number, visit: ItemVisitor): 
     if (c === 0x22) break;
     if (c === 0x5c || c < 0x20 || c >= 0x7f) return -1;
   }
-  if (q >= to || q - keyStart > key_length_max || !startsWith(buf, q, open_value)) return -1;
+  if (q >= to || q - keyStart > key_length_max || !isValueOpening(buf, q)) return -1;
   const length = decodeBase64Value(buf, q + open_value.length, to);
-  if (length < 0 || !startsWith(buf, base64End, open_flags)) return -1;
+  if (length < 0 || !isFlagsOpening(buf, base64End)) return -1;
   const flags = readDigits(buf, base64End + open_flags.length);
-  if (flags < 0 || flags > 0xffffffff || !startsWith(buf, digitsEnd, open_expiry)) return -1;
+  if (flags < 0 || flags > 0xffffffff || !isNumberOpening(buf, digitsEnd, 0x65)) return -1;
   const expiresAtMs = readDigits(buf, digitsEnd + open_expiry.length);
-  if (expiresAtMs < 0 || !startsWith(buf, digitsEnd, open_cas)) return -1;
+  if (expiresAtMs < 0 || !isNumberOpening(buf, digitsEnd, 0x63)) return -1;
   const cas = readDigits(buf, digitsEnd + open_cas.length);
   const lineEnd = digitsEnd + 1; // after the closing brace: the newline, or `to` for a last line without one
   if (cas < 0 || buf[digitsEnd] !== 0x7d || lineEnd > to || (lineEnd < to && buf[lineEnd] !== 0x0a)) return -1;

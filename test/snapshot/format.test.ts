@@ -3,7 +3,7 @@
 // must read any valid item line (its byte-level fast path, or JSON.parse for
 // layouts it does not take) to the same item parseItem gives.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { encodeItem, ItemLineWriter, parseItem, readItemLines, type SnapshotItem } from '../../src/snapshot/format.js';
 
@@ -42,6 +42,24 @@ describe('item lines', () => {
       expect(bytes.toString('utf8')).toBe(items.map(encodeItem).join(''));
       expect(readAll(bytes)).toEqual(items);
     }), { numRuns: 300 });
+  });
+
+  it('reads what ItemLineWriter writes without JSON.parse (the byte-level path), values longer than its scratch buffer too', () => {
+    const items: SnapshotItem[] = [
+      { key: 'a', value: Buffer.alloc(0), flags: 0, expiresAtMs: 0, cas: 1 },
+      { key: 'b', value: Buffer.from('x'), flags: 1, expiresAtMs: 2, cas: 3 },
+      { key: 'c', value: Buffer.from('xy'), flags: 0xffffffff, expiresAtMs: 999_999_999_999_999, cas: 999_999_999_999_999 }, // 15 digits: the most it reads itself
+      { key: 'big', value: Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 131) & 0xff)), flags: 0, expiresAtMs: 0, cas: 4 },
+      { key: 'd', value: Buffer.from('xyz'), flags: 0, expiresAtMs: 0, cas: 5 },
+    ];
+    const bytes = writeAll(items);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(readAll(bytes)).toEqual(items);
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('reads lines in another valid layout through JSON.parse, to what parseItem gives', () => {
