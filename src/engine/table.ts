@@ -46,21 +46,48 @@ export const item_state_stale = 4;
 /** Stored by `ms` with a base64 key: `k` shows it base64 (ITEM_KEY_BINARY). */
 export const item_state_key_binary = 8;
 
-/** Seeded FNV-1a over a latin1 string, finished with murmur3's avalanche. */
+// Keys hash with murmur3_32 (seeded), 4 bytes per step: a latin1 string and
+// its bytes hash alike.
+
+/** murmur3_32 of the latin1 string `key` (its char codes as bytes). */
 function hashString(key: string, seed: number): number {
+  const n = key.length;
   let h = seed;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return avalanche(h);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    h = mixWord(h, key.charCodeAt(i) | (key.charCodeAt(i + 1) << 8) | (key.charCodeAt(i + 2) << 16) | (key.charCodeAt(i + 3) << 24));
+  }
+  let tail = 0;
+  for (let shift = 0; i < n; i++, shift += 8) tail |= key.charCodeAt(i) << shift;
+  return finish(h, tail, n);
 }
 
 /** hashString of the latin1 string whose bytes are buf[start, end). */
 function hashBytes(buf: Buffer, start: number, end: number, seed: number): number {
   let h = seed;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  return avalanche(h);
+  let i = start;
+  for (; i + 4 <= end; i += 4) h = mixWord(h, buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+  let tail = 0;
+  for (let shift = 0; i < end; i++, shift += 8) tail |= buf[i]! << shift;
+  return finish(h, tail, end - start);
 }
 
-function avalanche(h: number): number {
+function scramble(k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, 0x1b873593);
+}
+
+function mixWord(h: number, word: number): number {
+  h ^= scramble(word);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** The last 0-3 bytes (`tail`, little-endian), the length, and murmur3's avalanche; an unsigned 32-bit result. */
+function finish(h: number, tail: number, length: number): number {
+  if ((length & 3) !== 0) h ^= scramble(tail);
+  h ^= length;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
@@ -250,11 +277,8 @@ export class ItemTable {
     this.bulkHashes = new Int32Array(0);
     const wanted = this.bucketsFor(this.count);
     if (wanted > this.bucketCount) this.emptyIndex(wanted); // no slot outside the bulk load is live, so none is lost
-    const order = homeBucketOrder(hashes, this.used - from, this.mask);
-    for (let j = 0; j < order.length; j++) {
-      const k = order[j]!;
-      this.indexAppended(from + k, hashes[k]!, beforeDrop);
-    }
+    const sorted = sortByHomeGroup(hashes, this.used - from, this.mask);
+    for (let j = 0; j < sorted.ks.length; j++) this.indexAppended(from + sorted.ks[j]!, sorted.hashes[j]!, beforeDrop);
   }
 
   /** Indexes an appended slot; if an earlier slot holds its key, the later of the two takes its bucket and the earlier is removed. */
@@ -522,22 +546,25 @@ export class ItemTable {
 }
 
 /**
- * Indexes [0, n) ordered by the group of home buckets (bulk_group_bits) of
- * hashes[k] under `mask`, and by k within a group: a counting sort, so
- * indexing in this order writes the index group after group.
+ * The numbers [0, n) ordered by the group of home buckets (bulk_group_bits)
+ * of hashes[k] under `mask`, and by k within a group, with their hashes in
+ * the same order: a counting sort, so indexing in this order writes the
+ * index group after group and reads both arrays front to back.
  */
-function homeBucketOrder(hashes: Int32Array, n: number, mask: number): Int32Array {
+function sortByHomeGroup(hashes: Int32Array, n: number, mask: number): { ks: Int32Array; hashes: Int32Array } {
   const groups = (mask >>> bulk_group_bits) + 1;
   const next = new Int32Array(groups + 1);
   for (let k = 0; k < n; k++) next[((hashes[k]! & mask) >>> bulk_group_bits) + 1]++;
   for (let g = 0; g < groups; g++) next[g + 1] = next[g + 1]! + next[g]!;
-  const order = new Int32Array(n);
+  const ks = new Int32Array(n);
+  const sortedHashes = new Int32Array(n);
   for (let k = 0; k < n; k++) {
-    const g = (hashes[k]! & mask) >>> bulk_group_bits;
-    order[next[g]!] = k;
-    next[g] = next[g]! + 1;
+    const h = hashes[k]!;
+    const at = next[(h & mask) >>> bulk_group_bits]!++;
+    ks[at] = k;
+    sortedHashes[at] = h;
   }
-  return order;
+  return { ks, hashes: sortedHashes };
 }
 
 /** Writes a latin1 string's bytes at buf[at..] (short keys: a JS loop beats a call into C++). */
