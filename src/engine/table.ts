@@ -576,11 +576,18 @@ function writeLatin1(buf: Buffer, at: number, s: string): void {
   for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
 }
 
-/** src[start, end) to dst[at..] (short runs: a JS loop beats a call into C++). */
+/** src[start, end) to dst[at..] (short runs: a JS loop, 4 bytes a turn, beats a call into C++). */
 function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): void {
   if (end - start > 64) {
     src.copy(dst, at, start, end);
     return;
   }
-  for (let i = start; i < end; i++) dst[at++] = src[i]!;
+  let i = start;
+  for (; i + 4 <= end; i += 4, at += 4) {
+    dst[at] = src[i]!;
+    dst[at + 1] = src[i + 1]!;
+    dst[at + 2] = src[i + 2]!;
+    dst[at + 3] = src[i + 3]!;
+  }
+  for (; i < end; i++) dst[at++] = src[i]!;
 }
