@@ -43,13 +43,18 @@ function writeU64(buf: Buffer, value: number, offset: number): void {
   buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), offset + 4);
 }
 
+/** The u32 at `offset` (little-endian); the caller has checked the bytes are there. */
+function readU32(buf: Buffer, offset: number): number {
+  return (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)) >>> 0;
+}
+
 function readU64(buf: Buffer, offset: number): number {
-  return buf.readUInt32LE(offset) + buf.readUInt32LE(offset + 4) * 0x1_0000_0000;
+  return readU32(buf, offset) + readU32(buf, offset + 4) * 0x1_0000_0000;
 }
 
 /** Whether the u64 at `offset` is at most 2^53 - 1, so readU64 returns it exactly (encodeRecord never writes more). */
 function u64IsSafe(buf: Buffer, offset: number): boolean {
-  return buf.readUInt32LE(offset + 4) <= 0x1f_ffff;
+  return readU32(buf, offset + 4) <= 0x1f_ffff;
 }
 
 function payloadLength(effect: Effect): number {
@@ -159,11 +164,11 @@ export function decodeRecordAt(buf: Buffer, offset: number): DecodeOutcome {
 export function readRecordAt(buf: Buffer, offset: number, into: RecordFields): string | null {
   const left = buf.length - offset;
   if (left < record_header_bytes) return `short header (${left} bytes left)`;
-  const length = buf.readUInt32LE(offset);
+  const length = readU32(buf, offset);
   if (length > record_payload_max_bytes) return `length ${length} is larger than any record`;
   if (length > left - record_header_bytes) return `length ${length} runs past the end of the file`;
   const end = offset + record_header_bytes + length;
-  const crc = buf.readUInt32LE(offset + 4);
+  const crc = readU32(buf, offset + 4);
   if (crc32Of(buf, offset + 8, end) !== crc) return 'checksum mismatch';
   if (!readPayload(buf, offset, length, into)) return 'malformed payload';
   into.size = record_header_bytes + length;
@@ -182,12 +187,12 @@ function readPayload(buf: Buffer, offset: number, length: number, into: RecordFi
   switch (type) {
     case TYPE_PUT: {
       if (length < 22) return false;
-      const fields = p + 2 + buf.readUInt16LE(p);
+      const fields = p + 2 + (buf[p]! | (buf[p + 1]! << 8));
       if (fields + 20 > end) return false;
       if (!u64IsSafe(buf, fields + 4) || !u64IsSafe(buf, fields + 12)) return false;
       into.keyStart = p + 2;
       into.keyEnd = fields;
-      into.flags = buf.readUInt32LE(fields);
+      into.flags = readU32(buf, fields);
       into.expiresAtMs = readU64(buf, fields + 4);
       into.cas = readU64(buf, fields + 12);
       into.valueStart = fields + 20;
