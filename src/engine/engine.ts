@@ -440,14 +440,17 @@ export class Engine {
     let nextCas = Math.max(this.nextCas, image.nextCas);
     const seq = image.lastSeq;
     // Items are appended and indexed at the end; of two with the same key the later one stays, as if it replaced the earlier.
+    // Their bytes are counted per slab class once, at the end: the class stats end as counting item by item leaves them.
+    const tally = newRestoreTally();
     t.beginBulkLoad(image.itemCount ?? 0);
     try {
       await image.forEachItem((keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas) => {
         const slot = t.appendBytes(keyBytes, keyStart, keyEnd, value, start, end);
-        this.fill(slot, keyEnd - keyStart, end - start, flags, expiresAtMs, cas, seq, 0);
+        this.fillRestored(slot, keyEnd - keyStart, end - start, flags, expiresAtMs, cas, seq, tally);
         if (cas >= nextCas) nextCas = cas + 1;
       });
     } finally {
+      for (const cls of slabClasses) if (tally.items[cls.id]! > 0) this.countIn(cls, tally.items[cls.id]!, tally.totalBytes[cls.id]!, tally.chargedBytes[cls.id]!);
       t.finishBulkLoad((earlier) => this.uncount(earlier));
     }
     this.nextCas = nextCas;
@@ -736,21 +739,40 @@ export class Engine {
 
   /** Sets a just linked slot's fields and counts its bytes against -m and its slab class. */
   private fill(slot: number, keyLength: number, valueLength: number, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number): void {
-    const t = this.table;
     const total = itemTotalBytes(keyLength, valueLength, flags);
     const cls = slabClassFor(total);
+    this.setFields(slot, cls, flags, expiresAtMs, cas, seq, nowMs);
+    this.countIn(cls, 1, total, chargeIn(total, cls));
+  }
+
+  /** fill() for a restored slot, its bytes added to `tally` (countIn for all of them once the restore ends). */
+  private fillRestored(slot: number, keyLength: number, valueLength: number, flags: number, expiresAtMs: number, cas: number, seq: number, tally: RestoreTally): void {
+    const total = itemTotalBytes(keyLength, valueLength, flags);
+    const cls = slabClassFor(total);
+    this.setFields(slot, cls, flags, expiresAtMs, cas, seq, 0);
+    tally.items[cls.id]++;
+    tally.totalBytes[cls.id] += total;
+    tally.chargedBytes[cls.id] += chargeIn(total, cls);
+  }
+
+  private setFields(slot: number, cls: SlabClass, flags: number, expiresAtMs: number, cas: number, seq: number, nowMs: number): void {
+    const t = this.table;
     t.setFlags(slot, flags);
     t.setExpiresAtMs(slot, expiresAtMs);
     t.setCas(slot, cas);
     t.setSeq(slot, seq);
     t.setLastAccessMs(slot, nowMs);
     t.setSlabClass(slot, cls.id);
-    this.usedBytes += chargeIn(total, cls);
-    this.storedBytes += total;
+  }
+
+  /** Counts `items` items of `cls` totalling these bytes against -m and in the class's stats (pages only ever grow). */
+  private countIn(cls: SlabClass, items: number, totalBytes: number, chargedBytes: number): void {
+    this.usedBytes += chargedBytes;
+    this.storedBytes += totalBytes;
     const s = this.classStat(cls.id);
-    s.number++;
-    s.chunksUsed++;
-    s.requestedBytes += total;
+    s.number += items;
+    s.chunksUsed += items;
+    s.requestedBytes += totalBytes;
     const pages = pagesNeeded(cls, s.chunksUsed, s.number * cls.chunkSizeBytes);
     if (pages > s.pagesAllocated) s.pagesAllocated = pages;
   }
@@ -888,6 +910,14 @@ export class Engine {
   private classStat(id: number): SlabClassStats {
     return this.classStats[id] ??= newSlabClassStats();
   }
+}
+
+/** Per slab class id: the items a restore added and their bytes (memcached's ITEM_ntotal, and as charged against -m). */
+interface RestoreTally { items: Float64Array; totalBytes: Float64Array; chargedBytes: Float64Array }
+
+function newRestoreTally(): RestoreTally {
+  const ids = slabClasses.length + 1;
+  return { items: new Float64Array(ids), totalBytes: new Float64Array(ids), chargedBytes: new Float64Array(ids) };
 }
 
 /** Bytes charged for an item of `total` bytes in class `cls`: its chunk, or whole max-size chunks for a chunked item. */
