@@ -424,7 +424,12 @@ export class Engine {
    * record: WAL replay's path for its commonest record. Same resulting state.
    */
   replayPut(keyBytes: Buffer, keyStart: number, keyEnd: number, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number, seq: number): void {
-    this.linkBytes(keyBytes, keyStart, keyEnd, value, start, end, flags, expiresAtMs, cas, seq);
+    let slot = this.table.findOrInsertBytes(keyBytes, keyStart, keyEnd, value, start, end);
+    if (slot < 0) {
+      slot = ~slot;
+      this.replace(slot, value, start, end);
+    }
+    this.fill(slot, keyEnd - keyStart, end - start, flags, expiresAtMs, cas, seq, 0);
     if (cas >= this.nextCas) this.nextCas = cas + 1;
     if (seq > this.lastSeqValue) this.lastSeqValue = seq;
   }
@@ -716,16 +721,6 @@ export class Engine {
     if (slot === none) slot = this.table.insert(key, value, start, end);
     else this.replace(slot, value, start, end);
     this.fill(slot, key.length, end - start, flags, expiresAtMs, cas, seq, nowMs);
-  }
-
-  /** link() for a key given as bytes: looks it up (one hash, one probe) and makes value[start, end) with these fields current (nowMs 0: restored, not accessed). */
-  private linkBytes(keyBytes: Buffer, keyStart: number, keyEnd: number, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number, seq: number): void {
-    let slot = this.table.findOrInsertBytes(keyBytes, keyStart, keyEnd, value, start, end);
-    if (slot < 0) {
-      slot = ~slot;
-      this.replace(slot, value, start, end);
-    }
-    this.fill(slot, keyEnd - keyStart, end - start, flags, expiresAtMs, cas, seq, 0);
   }
 
   /** A new value for a live slot: a new item in memcached's terms (most recent, state bits clear); its fields are fill()'s. */

@@ -72,7 +72,7 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
   let lastSeq: number | null = null;
   let doneBytes = 0;
   const record = newRecordFields();
-  const apply = recordApplier(opts);
+  const { onRecord, onPut } = opts;
 
   const first = segments[0];
   if (first && first.firstSeq > opts.afterSeq + 1) {
@@ -99,7 +99,11 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
       const reason = readRecordAt(buf, offset, record);
       if (reason !== null) { bad = { offset, reason }; break; }
       if (record.seq !== expected) { bad = { offset, reason: `sequence ${record.seq} where ${expected} was expected` }; break; }
-      if (record.seq > opts.afterSeq) { apply(buf, record); report.recordsApplied++; }
+      if (record.seq > opts.afterSeq) {
+        if (onPut && isPut(record)) onPut(buf, record);
+        else onRecord(effectOf(buf, record));
+        report.recordsApplied++;
+      }
       lastSeq = record.seq;
       expected = lastSeq + 1;
       offset += record.size;
@@ -154,15 +158,6 @@ export function replayInto(target: ReplayTarget): Pick<RecoveryOptions, 'onRecor
   return {
     onRecord: (effect) => target.applyEffect(effect),
     onPut: (buf, r) => target.replayPut(buf, r.keyStart, r.keyEnd, buf, r.valueStart, r.valueEnd, r.flags, r.expiresAtMs, r.cas, r.seq),
-  };
-}
-
-/** Hands a valid record to onPut (a put, when given) or onRecord. */
-function recordApplier(opts: RecoveryOptions): (buf: Buffer, record: RecordFields) => void {
-  const { onRecord, onPut } = opts;
-  return (buf, record) => {
-    if (onPut && isPut(record)) onPut(buf, record);
-    else onRecord(effectOf(buf, record));
   };
 }
 
