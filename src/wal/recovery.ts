@@ -71,8 +71,6 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
   const progress = progressLogger(opts.log, totalBytes);
   let lastSeq: number | null = null;
   let doneBytes = 0;
-  const record = newRecordFields();
-  const { onRecord, onPut } = opts;
 
   const first = segments[0];
   if (first && first.firstSeq > opts.afterSeq + 1) {
@@ -87,7 +85,6 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
     const buf = await disk.readFile(segment.path);
     const isNewest = i === segments.length - 1;
     let expected: number = lastSeq === null ? segment.firstSeq : lastSeq + 1;
-    let offset = 0;
     let bad: BadRecord | null = null;
     if (lastSeq !== null && segment.firstSeq !== expected) {
       // A jump forward is fine when the snapshot covers everything skipped
@@ -95,19 +92,10 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
       if (segment.firstSeq > expected && segment.firstSeq <= opts.afterSeq + 1) expected = segment.firstSeq;
       else bad = { offset: 0, reason: `segment name says it starts at ${segment.firstSeq}, the log continues at ${expected}` };
     }
-    while (!bad && offset < buf.length) {
-      const reason = readRecordAt(buf, offset, record);
-      if (reason !== null) { bad = { offset, reason }; break; }
-      if (record.seq !== expected) { bad = { offset, reason: `sequence ${record.seq} where ${expected} was expected` }; break; }
-      if (record.seq > opts.afterSeq) {
-        if (onPut && isPut(record)) onPut(buf, record);
-        else onRecord(effectOf(buf, record));
-        report.recordsApplied++;
-      }
-      lastSeq = record.seq;
-      expected = lastSeq + 1;
-      offset += record.size;
-      progress(doneBytes + offset, report.recordsApplied);
+    if (!bad) {
+      const read = replayRecords(buf, expected, opts, report, (offset) => progress(doneBytes + offset, report.recordsApplied));
+      if (read.lastSeq !== null) lastSeq = read.lastSeq;
+      bad = read.bad;
     }
     doneBytes += buf.length;
     if (bad) {
@@ -159,6 +147,35 @@ export function replayInto(target: ReplayTarget): Pick<RecoveryOptions, 'onRecor
     onRecord: (effect) => target.applyEffect(effect),
     onPut: (buf, r) => target.replayPut(buf, r.keyStart, r.keyEnd, buf, r.valueStart, r.valueEnd, r.flags, r.expiresAtMs, r.cas, r.seq),
   };
+}
+
+/** How replayRecords left a segment: its last good record's sequence (null: none) and the record it stopped at (null: it read to the end). */
+interface RecordsRead { lastSeq: number | null; bad: BadRecord | null }
+
+/**
+ * Reads buf's records in order from its start, the first expected to carry
+ * sequence `expected` and each next one the sequence after, and hands those
+ * after opts.afterSeq to onPut (a put, when given) or onRecord. Stops at the
+ * end or at the first record that does not decode or does not follow.
+ */
+function replayRecords(buf: Buffer, expected: number, opts: RecoveryOptions, report: RecoveryReport, progress: (offset: number) => void): RecordsRead {
+  const { onRecord, onPut, afterSeq } = opts;
+  const record = newRecordFields();
+  let lastSeq: number | null = null;
+  for (let offset = 0; offset < buf.length; offset += record.size) {
+    const reason = readRecordAt(buf, offset, record);
+    if (reason !== null) return { lastSeq, bad: { offset, reason } };
+    if (record.seq !== expected) return { lastSeq, bad: { offset, reason: `sequence ${record.seq} where ${expected} was expected` } };
+    if (record.seq > afterSeq) {
+      if (onPut && isPut(record)) onPut(buf, record);
+      else onRecord(effectOf(buf, record));
+      report.recordsApplied++;
+    }
+    lastSeq = record.seq;
+    expected = lastSeq + 1;
+    progress(offset + record.size);
+  }
+  return { lastSeq, bad: null };
 }
 
 /** The sequence the tail segment takes next: its first if empty, else after the last record read. */
