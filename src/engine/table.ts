@@ -30,8 +30,8 @@ import { ValueArena } from './arena.js';
 
 const initial_capacity = 1024;
 const none = -1;
-/** A bulk load indexes its slots in groups of 2^this home buckets (4 KiB of index), group after group. */
-const bulk_group_bits = 9;
+/** A bulk load indexes its slots in groups of 2^this home buckets (32 KiB of index), group after group. */
+const bulk_group_bits = 12;
 
 // Per-item state bits (row byte 62), memcached's it_flags that are not in the
 // WAL: they describe what happened to an item in memory (read, handed out a

@@ -270,6 +270,21 @@ describe('ItemTable scans', () => {
     ), { numRuns: 60 });
   });
 
+  it('a bulk load large enough to index in many groups of home buckets finds every key, the later of duplicates', () => {
+    const t = new ItemTable(4);
+    t.beginBulkLoad(30_000);
+    const last = new Map<string, number>();
+    for (let n = 0; n < 30_000; n++) {
+      const key = Buffer.from(`k${(n * 7919) % 25_000}`, 'latin1'); // 5,000 keys twice
+      last.set(key.toString('latin1'), t.appendBytes(key, 0, key.length, key, 0, key.length));
+    }
+    let dropped = 0;
+    t.finishBulkLoad(() => { dropped++; });
+    expect(dropped).toBe(5_000);
+    expect(t.size).toBe(25_000);
+    for (const [key, slot] of last) expect(t.slotOf(key)).toBe(slot);
+  });
+
   it('a bulk load needs an empty table', () => {
     const t = new ItemTable(4);
     t.insert('a', Buffer.from('v'), 0, 1);
