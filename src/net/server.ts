@@ -13,16 +13,13 @@
 //   nor for the client to read them) is closed, as memcached's idle_timeout.
 // - Each connection is numbered (memcached shows file descriptors) and its
 //   addresses kept for `stats conns`.
-// - The connection code (connection.ts and every protocol) is imported once
-//   the listener is up, so listening starts without it; a connection
-//   accepted before it has loaded waits for it.
 // - Half-close: both listeners allow half-open sockets, so a client's FIN
 //   does not close our side before its replies leave (Connection.endOfInput).
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Backend, ServerSettings, TlsSettings } from './backend.js';
-import type { Connection, ConnectionContext } from './connection.js';
+import { Connection, type ConnectionContext } from './connection.js';
 import { adoptWithSharedReadBuffer } from './fast-read.js';
 import type { ConnectionCounters, ConnectionView } from './stats.js';
 
@@ -60,18 +57,7 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
     for (const conn of [...waiting]) conn.release();
   });
 
-  let connectionCode: typeof import('./connection.js') | undefined;
-  let loading: Promise<void> | undefined;
-  const loadConnectionCode = () => (loading ??= import('./connection.js').then((code) => { connectionCode = code; }));
-
   const accept = (accepted: Socket, fastRead: boolean): void => {
-    if (!connectionCode) {
-      loadConnectionCode().then(
-        () => (server.listening ? accept(accepted, fastRead) : accepted.destroy()),
-        (err: Error) => { log(0, `cannot load the connection code: ${err.message}`); accepted.destroy(); },
-      );
-      return;
-    }
     if (counters.currConnections >= settings.connectionLimit) {
       counters.rejectedConnections++;
       accepted.on('error', () => {});
@@ -81,7 +67,7 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
     }
     counters.currConnections++;
     counters.totalConnections++;
-    const conn = new connectionCode.Connection(ctx);
+    const conn = new Connection(ctx);
     const addr = addressText(accepted.remoteFamily, accepted.remoteAddress, accepted.remotePort);
     const socket = attachSocket(accepted, conn, fastRead);
     peers.set(conn, { id: ++lastId, addr, listenAddr, socket });
@@ -107,7 +93,6 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
   });
   const bound = server.address() as AddressInfo; // a TCP listener's: never a pipe name or null
   listenAddr = addressText(bound.family, bound.address, bound.port);
-  void loadConnectionCode();
 
   const idleTimeoutMs = (settings.idleTimeoutS ?? 0) * 1000;
   const idleTimer = idleTimeoutMs > 0 ? setInterval(() => closeIdle(backend.now() - idleTimeoutMs), idle_check_interval_ms).unref() : null;
