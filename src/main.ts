@@ -12,7 +12,6 @@
 // (exit 1): what was acknowledged is already durable. With -Y, SIGHUP
 // reloads the auth file (as memcached); a bad file keeps the old entries.
 
-import { config as loadDotenv } from 'dotenv';
 import { join, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { Engine } from './engine/engine.js';
@@ -20,9 +19,10 @@ import type { Effect } from './engine/types.js';
 import { OptionError, parseServerOptions, usage, type ServerOptions } from './cli/options.js';
 import { loadAuthEntries, loadSecurity, type Security } from './cli/security.js';
 import { DataDirLockedError, lockDataDir } from './cli/lock.js';
-import { isToolName, toolMain } from './cli/tools.js';
+import { isToolName } from './cli/tool-names.js';
+import { loadEnvFile } from './cli/env-file.js';
 import { nodeDisk } from './wal/disk.js';
-import { recoverWal, WalCorruptionError } from './wal/recovery.js';
+import { recoverWal, replayInto, WalCorruptionError } from './wal/recovery.js';
 import { listSegments } from './wal/segments.js';
 import { ballast_default_bytes, WalWriter } from './wal/writer.js';
 import { Compactor, loadNewestSnapshot, type SnapshotSource } from './snapshot/index.js';
@@ -88,7 +88,7 @@ export async function startFromOptions(options: ServerOptions, extras: StartExtr
   const snapshotMs = Date.now() - started;
   const report = await recoverWal({
     disk: nodeDisk, walDir, afterSeq: snapshot?.startSeq ?? 0, repair: options.repairWal,
-    onRecord: (effect) => engine.applyEffect(effect),
+    ...replayInto(engine),
     log: (m) => log(0, m),
   });
   const fromSnapshot = snapshot ? `snapshot ${snapshot.name} (${snapshot.items} items) and ` : '';
@@ -226,8 +226,11 @@ async function removeStaleTempFiles(snapshotDir: string): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  if (isToolName(argv[0])) process.exit(await toolMain(argv)); // offline tools: inspect, compact, replay, dump, load
-  loadDotenv({ quiet: true } as Parameters<typeof loadDotenv>[0]);
+  if (isToolName(argv[0])) { // offline tools: inspect, compact, replay, dump, load (loaded only for a tool run)
+    const { toolMain } = await import('./cli/tools.js');
+    process.exit(await toolMain(argv));
+  }
+  await loadEnvFile();
   let options: ServerOptions;
   let security: Security;
   try {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../engine/engine.js';
 import type { Disk } from '../wal/disk.js';
-import { recoverWal, type RecoveryReport } from '../wal/recovery.js';
+import { recoverWal, replayInto, type RecoveryReport } from '../wal/recovery.js';
 import { segmentName } from '../wal/segments.js';
 import { loadNewestSnapshot, type LoadedSnapshot, type SnapshotSource } from '../snapshot/index.js';
 import { readSnapshotBytes, snapshotImage, validateSnapshot, type SnapshotRef } from '../snapshot/snapshot.js';
@@ -130,7 +130,7 @@ export async function recoverLikeServer(disk: Disk, dataDir: string, repair: boo
   const snapshot = await loadNewestSnapshot(disk, snapshotDir, note, { restore: (image) => engine.restore(image) });
   const report = await recoverWal({
     disk, walDir, afterSeq: snapshot?.header.startSeq ?? 0, repair,
-    onRecord: (effect) => engine.applyEffect(effect), log: note,
+    ...replayInto(engine), log: note,
   });
   return { engine, snapshot, report };
 }

@@ -44,13 +44,9 @@ import {
 } from './offline.js';
 import { replayTo } from './replay.js';
 import { listSegmentsIfAny, walkLog, type LogVerdict } from './wal-scan.js';
+import { isToolName, type ToolName } from './tool-names.js';
 
-export const tool_names = ['inspect', 'compact', 'replay', 'dump', 'load'] as const;
-export type ToolName = (typeof tool_names)[number];
-
-export function isToolName(word: string | undefined): word is ToolName {
-  return (tool_names as readonly string[]).includes(word ?? '');
-}
+export { isToolName, tool_names, type ToolName } from './tool-names.js';
 
 export const toolUsage = `Usage: memcached-lite <tool> [--data-dir DIR] [options]
 

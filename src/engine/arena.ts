@@ -101,6 +101,11 @@ export class ValueArena {
     }
   }
 
+  /** Whether the chunk at `address`, holding `length` bytes, is the one alloc would give for `newLength` bytes (then it can be rewritten in place). */
+  fits(address: number, length: number, newLength: number): boolean {
+    return address >= 0 && newLength <= chunk_max_bytes && classFor(newLength) === classFor(length);
+  }
+
   /** Copies src[start, end) to `address`. */
   write(address: number, src: Buffer, start: number, end: number): void {
     src.copy(this.bufferOf(address), this.offsetOf(address), start, end);

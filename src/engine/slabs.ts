@@ -30,17 +30,25 @@ function buildClasses(): SlabClass[] {
 export const slabClasses: readonly SlabClass[] = buildClasses();
 const largestClass = slabClasses[slabClasses.length - 1]!;
 
+/**
+ * Per multiple of 8 bytes up to the largest chunk, the index in slabClasses
+ * of the smallest class that holds it. Chunk sizes are multiples of 8, so a
+ * total's class is that of its next multiple of 8: one lookup per item.
+ */
+const classIndexByEighths = (() => {
+  const table = new Uint8Array(largestClass.chunkSizeBytes / chunk_align_bytes + 1);
+  let c = 0;
+  for (let e = 0; e < table.length; e++) {
+    while (slabClasses[c]!.chunkSizeBytes < e * chunk_align_bytes) c++;
+    table[e] = c;
+  }
+  return table;
+})();
+
 /** The class an item of `totalBytes` (memcached's ITEM_ntotal) is stored in. */
 export function slabClassFor(totalBytes: number): SlabClass {
-  let lo = 0;
-  let hi = slabClasses.length - 1;
   if (totalBytes > largestClass.chunkSizeBytes) return largestClass;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (slabClasses[mid]!.chunkSizeBytes >= totalBytes) hi = mid;
-    else lo = mid + 1;
-  }
-  return slabClasses[lo]!;
+  return slabClasses[classIndexByEighths[Math.ceil(totalBytes / chunk_align_bytes)]!]!;
 }
 
 /** Bytes charged against -m: the chunk, or whole max-size chunks for a chunked item. */

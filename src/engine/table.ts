@@ -18,12 +18,20 @@
 //   [0, limit) meets each key at most once (a key deleted and stored again
 //   during the scan lands beyond the limit; the WAL after the scan's start
 //   sequence has it anyway).
+// - While a bulk load is open (beginBulkLoad .. finishBulkLoad, restoring a
+//   snapshot into the empty table), appended slots are live and on the
+//   recency list but not yet in the index: nothing may look keys up. The
+//   index is built once at the end, in home-bucket order (sequential writes
+//   instead of a random probe per item), and a key appended twice keeps only
+//   its later slot.
 
 import { randomInt } from 'node:crypto';
 import { ValueArena } from './arena.js';
 
 const initial_capacity = 1024;
 const none = -1;
+/** A bulk load indexes its slots in groups of 2^this home buckets (32 KiB of index), group after group. */
+const bulk_group_bits = 12;
 
 // Per-item state bits (row byte 62), memcached's it_flags that are not in the
 // WAL: they describe what happened to an item in memory (read, handed out a
@@ -38,21 +46,48 @@ export const item_state_stale = 4;
 /** Stored by `ms` with a base64 key: `k` shows it base64 (ITEM_KEY_BINARY). */
 export const item_state_key_binary = 8;
 
-/** Seeded FNV-1a over a latin1 string, finished with murmur3's avalanche. */
+// Keys hash with murmur3_32 (seeded), 4 bytes per step: a latin1 string and
+// its bytes hash alike.
+
+/** murmur3_32 of the latin1 string `key` (its char codes as bytes). */
 function hashString(key: string, seed: number): number {
+  const n = key.length;
   let h = seed;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return avalanche(h);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    h = mixWord(h, key.charCodeAt(i) | (key.charCodeAt(i + 1) << 8) | (key.charCodeAt(i + 2) << 16) | (key.charCodeAt(i + 3) << 24));
+  }
+  let tail = 0;
+  for (let shift = 0; i < n; i++, shift += 8) tail |= key.charCodeAt(i) << shift;
+  return finish(h, tail, n);
 }
 
 /** hashString of the latin1 string whose bytes are buf[start, end). */
 function hashBytes(buf: Buffer, start: number, end: number, seed: number): number {
   let h = seed;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  return avalanche(h);
+  let i = start;
+  for (; i + 4 <= end; i += 4) h = mixWord(h, buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+  let tail = 0;
+  for (let shift = 0; i < end; i++, shift += 8) tail |= buf[i]! << shift;
+  return finish(h, tail, end - start);
 }
 
-function avalanche(h: number): number {
+function scramble(k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, 0x1b873593);
+}
+
+function mixWord(h: number, word: number): number {
+  h ^= scramble(word);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** The last 0-3 bytes (`tail`, little-endian), the length, and murmur3's avalanche; an unsigned 32-bit result. */
+function finish(h: number, tail: number, length: number): number {
+  if ((length & 3) !== 0) h ^= scramble(tail);
+  h ^= length;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
@@ -75,6 +110,10 @@ export class ItemTable {
   private freeSlots: number[] = [];
   private heldBack: number[] = [];
   private scanDepth = 0;
+  /** First slot of the open bulk load (none: no bulk load is open). */
+  private bulkFrom = none;
+  /** The hash of each slot appended by the open bulk load, from bulkFrom on. */
+  private bulkHashes = new Int32Array(0);
 
   /** Row storage: 64 bytes per slot, viewed as float64, int32/uint32 and uint16/uint8 (layout below). */
   private f64 = new Float64Array(0);
@@ -191,10 +230,100 @@ export class ItemTable {
     return slot;
   }
 
-  /** Replaces the value of a live slot with src[start, end). */
+  // ---- bulk load ---------------------------------------------------------
+
+  /**
+   * Opens a bulk load into the empty table, sized for `expectedItems`:
+   * appendBytes() adds items without indexing them until finishBulkLoad().
+   */
+  beginBulkLoad(expectedItems: number): void {
+    if (this.count !== 0 || this.bulkFrom !== none) throw new Error('a bulk load needs an empty table and no bulk load open');
+    this.reserve(expectedItems);
+    this.bulkFrom = this.used;
+    this.bulkHashes = new Int32Array(Math.max(initial_capacity, expectedItems));
+  }
+
+  /**
+   * A new slot, at the most recent end and not yet indexed, for the key whose
+   * latin1 bytes are keyBuf[keyStart, keyEnd), holding value src[start, end).
+   * Other fields are the caller's. Slots are taken in order, never reused.
+   */
+  appendBytes(keyBuf: Buffer, keyStart: number, keyEnd: number, src: Buffer, start: number, end: number): number {
+    const h = hashBytes(keyBuf, keyStart, keyEnd, this.seed);
+    if (this.used === this.capacity) this.growSlots(this.capacity * 2);
+    const slot = this.used++;
+    const k = slot - this.bulkFrom;
+    if (k === this.bulkHashes.length) this.growBulkHashes();
+    this.bulkHashes[k] = h;
+    this.fillRow(slot, h, keyEnd - keyStart, end - start);
+    this.count++;
+    this.pushMostRecent(slot);
+    const at = this.keyStart(slot);
+    copyBytes(keyBuf, keyStart, keyEnd, this.valueBuffer(slot), at);
+    copyBytes(src, start, end, this.valueBuffer(slot), at + keyEnd - keyStart);
+    return slot;
+  }
+
+  /**
+   * Closes the bulk load: indexes every appended slot. Of slots with the same
+   * key, the later one stays; `beforeDrop` is told each earlier one just
+   * before it is removed.
+   */
+  finishBulkLoad(beforeDrop: (slot: number) => void): void {
+    if (this.bulkFrom === none) return;
+    const from = this.bulkFrom;
+    const hashes = this.bulkHashes;
+    this.bulkFrom = none;
+    this.bulkHashes = new Int32Array(0);
+    const wanted = this.bucketsFor(this.count);
+    if (wanted > this.bucketCount) this.emptyIndex(wanted); // no slot outside the bulk load is live, so none is lost
+    const sorted = sortByHomeGroup(hashes, this.used - from, this.mask);
+    for (let j = 0; j < sorted.ks.length; j++) this.indexAppended(from + sorted.ks[j]!, sorted.hashes[j]!, beforeDrop);
+  }
+
+  /** Indexes an appended slot; if an earlier slot holds its key, the later of the two takes its bucket and the earlier is removed. */
+  private indexAppended(slot: number, h: number, beforeDrop: (slot: number) => void): void {
+    const buckets = this.buckets;
+    let i = h & this.mask;
+    for (; ; i = (i + 1) & this.mask) {
+      const other = buckets[2 * i]! - 1;
+      if (other < 0) break;
+      if (buckets[2 * i + 1] === h && this.sameKey(other, slot)) {
+        const dropped = Math.min(other, slot);
+        buckets[2 * i] = Math.max(other, slot) + 1;
+        beforeDrop(dropped);
+        this.dropUnindexed(dropped);
+        return;
+      }
+    }
+    this.occupy(i, slot, h);
+  }
+
+  /** remove() for a slot that is not (or no longer) in the index. */
+  private dropUnindexed(slot: number): void {
+    this.count--;
+    this.arena.release(this.chunk(slot), this.keyLength(slot) + this.valueLength(slot));
+    this.setValueLength(slot, none);
+    this.unlinkRecency(slot);
+    if (this.scanDepth > 0) this.heldBack.push(slot);
+    else this.freeSlots.push(slot);
+  }
+
+  private growBulkHashes(): void {
+    const bigger = new Int32Array(this.bulkHashes.length * 2);
+    bigger.set(this.bulkHashes);
+    this.bulkHashes = bigger;
+  }
+
+  /** Replaces the value of a live slot with src[start, end): in its chunk if that is of the size class the new value needs, else in a new one. */
   replaceValue(slot: number, src: Buffer, start: number, end: number): void {
     const keyLength = this.keyLength(slot);
     const old = this.chunk(slot);
+    if (this.arena.fits(old, keyLength + this.valueLength(slot), keyLength + end - start)) {
+      copyBytes(src, start, end, this.arena.bufferOf(old), this.arena.offsetOf(old) + keyLength);
+      this.setValueLength(slot, end - start);
+      return;
+    }
     const address = this.arena.alloc(keyLength + end - start);
     const buf = this.arena.bufferOf(address);
     const at = this.arena.offsetOf(address);
@@ -282,16 +411,21 @@ export class ItemTable {
   private newSlot(h: number, keyLength: number, valueLength: number, emptyBucket = none): number {
     if (emptyBucket === none) this.makeRoomForOne();
     const slot = this.takeSlot();
-    this.setHash(slot, h);
-    this.setKeyLength(slot, keyLength);
-    this.setChunk(slot, this.arena.alloc(keyLength + valueLength));
-    this.setValueLength(slot, valueLength);
-    this.setStateBits(slot, 0);
+    this.fillRow(slot, h, keyLength, valueLength);
     if (emptyBucket === none) this.addToIndex(slot, h);
     else this.occupy(emptyBucket, slot, h);
     this.count++;
     this.pushMostRecent(slot);
     return slot;
+  }
+
+  /** A taken slot's own fields, and a chunk for its key and value (not yet written). */
+  private fillRow(slot: number, h: number, keyLength: number, valueLength: number): void {
+    this.setHash(slot, h);
+    this.setKeyLength(slot, keyLength);
+    this.setChunk(slot, this.arena.alloc(keyLength + valueLength));
+    this.setValueLength(slot, valueLength);
+    this.setStateBits(slot, 0);
   }
 
   private keyStart(slot: number): number { return this.arena.offsetOf(this.chunk(slot)); }
@@ -305,6 +439,12 @@ export class ItemTable {
     const at = this.arena.offsetOf(address) - start;
     for (let i = start; i < end; i++) if (own[at + i] !== buf[i]) return false;
     return true;
+  }
+
+  private sameKey(a: number, b: number): boolean {
+    const b0 = this.chunk(b);
+    const at = this.arena.offsetOf(b0);
+    return this.keyBytesEqual(a, this.arena.bufferOf(b0), at, at + this.keyLength(b));
   }
 
   private keyEquals(slot: number, key: string): boolean {
@@ -358,9 +498,13 @@ export class ItemTable {
   }
 
   private rebuildIndex(size: number): void {
+    this.emptyIndex(size);
+    for (let slot = 0; slot < this.used; slot++) if (this.valueLength(slot) >= 0) this.addToIndex(slot, this.hash(slot));
+  }
+
+  private emptyIndex(size: number): void {
     this.buckets = new Int32Array(2 * size);
     this.mask = size - 1;
-    for (let slot = 0; slot < this.used; slot++) if (this.valueLength(slot) >= 0) this.addToIndex(slot, this.hash(slot));
   }
 
   private takeSlot(): number {
@@ -401,6 +545,28 @@ export class ItemTable {
   }
 }
 
+/**
+ * The numbers [0, n) ordered by the group of home buckets (bulk_group_bits)
+ * of hashes[k] under `mask`, and by k within a group, with their hashes in
+ * the same order: a counting sort, so indexing in this order writes the
+ * index group after group and reads both arrays front to back.
+ */
+function sortByHomeGroup(hashes: Int32Array, n: number, mask: number): { ks: Int32Array; hashes: Int32Array } {
+  const groups = (mask >>> bulk_group_bits) + 1;
+  const next = new Int32Array(groups + 1);
+  for (let k = 0; k < n; k++) next[((hashes[k]! & mask) >>> bulk_group_bits) + 1]++;
+  for (let g = 0; g < groups; g++) next[g + 1] = next[g + 1]! + next[g]!;
+  const ks = new Int32Array(n);
+  const sortedHashes = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const h = hashes[k]!;
+    const at = next[(h & mask) >>> bulk_group_bits]!++;
+    ks[at] = k;
+    sortedHashes[at] = h;
+  }
+  return { ks, hashes: sortedHashes };
+}
+
 /** Writes a latin1 string's bytes at buf[at..] (short keys: a JS loop beats a call into C++). */
 function writeLatin1(buf: Buffer, at: number, s: string): void {
   if (s.length > 32) {
@@ -410,11 +576,18 @@ function writeLatin1(buf: Buffer, at: number, s: string): void {
   for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
 }
 
-/** src[start, end) to dst[at..] (short runs: a JS loop beats a call into C++). */
+/** src[start, end) to dst[at..] (short runs: a JS loop, 4 bytes a turn, beats a call into C++). */
 function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): void {
   if (end - start > 64) {
     src.copy(dst, at, start, end);
     return;
   }
-  for (let i = start; i < end; i++) dst[at++] = src[i]!;
+  let i = start;
+  for (; i + 4 <= end; i += 4, at += 4) {
+    dst[at] = src[i]!;
+    dst[at + 1] = src[i + 1]!;
+    dst[at + 2] = src[i + 2]!;
+    dst[at + 3] = src[i + 3]!;
+  }
+  for (; i < end; i++) dst[at++] = src[i]!;
 }

@@ -17,7 +17,7 @@
 //   does not close our side before its replies leave (Connection.endOfInput).
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Backend, ServerSettings, TlsSettings } from './backend.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { adoptWithSharedReadBuffer } from './fast-read.js';
@@ -81,7 +81,7 @@ export async function startServer(settings: ServerSettings, backend: Backend, lo
   };
 
   const server: Server = settings.tls
-    ? createTlsListener(settings.tls, settings.idleTimeoutS ?? 0, (socket) => accept(socket, false), log)
+    ? await createTlsListener(settings.tls, settings.idleTimeoutS ?? 0, (socket) => accept(socket, false), log)
     : createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (socket) => accept(socket, true));
 
   await new Promise<void>((resolve, reject) => {
@@ -156,7 +156,8 @@ function attachSocket(accepted: Socket, conn: Connection, fastRead: boolean): So
  * the idle timeout (when set) to finish: it is not yet a connection the idle
  * check sees.
  */
-function createTlsListener(tls: TlsSettings, idleTimeoutS: number, onSecure: (socket: TLSSocket) => void, log: Log): Server {
+async function createTlsListener(tls: TlsSettings, idleTimeoutS: number, onSecure: (socket: TLSSocket) => void, log: Log): Promise<Server> {
+  const { createServer: createTlsServer } = await import('node:tls'); // loaded only when TLS is on
   const server = createTlsServer({
     cert: tls.cert, key: tls.key, ca: tls.ca,
     requestCert: tls.verifyClient, rejectUnauthorized: tls.verifyClient,

@@ -176,11 +176,21 @@ function readDigits(buf: Buffer, at: number): number {
   return n;
 }
 
-/** Whether buf[at..] starts with `bytes`. */
-function startsWith(buf: Buffer, at: number, bytes: readonly number[]): boolean {
-  for (let i = 0; i < bytes.length; i++) if (buf[at + i] !== bytes[i]) return false;
-  return true;
+/** Whether buf[p..] is `"X":`, a field name of one letter X and its colon. */
+function isFieldName(buf: Buffer, p: number, letter: number): boolean {
+  return buf[p] === 0x22 && buf[p + 1] === letter && buf[p + 2] === 0x22 && buf[p + 3] === 0x3a;
 }
+
+// What ItemLineWriter writes between an item line's values (open_key and the
+// like below), checked byte by byte with the bytes in the code.
+/** buf[p..] is `{"k":"`. */
+const isKeyOpening = (buf: Buffer, p: number) => buf[p] === 0x7b && isFieldName(buf, p + 1, 0x6b) && buf[p + 5] === 0x22;
+/** buf[p..] is `","v":"`. */
+const isValueOpening = (buf: Buffer, p: number) => buf[p] === 0x22 && buf[p + 1] === 0x2c && isFieldName(buf, p + 2, 0x76) && buf[p + 6] === 0x22;
+/** buf[p..] is `","f":`. */
+const isFlagsOpening = (buf: Buffer, p: number) => buf[p] === 0x22 && buf[p + 1] === 0x2c && isFieldName(buf, p + 2, 0x66);
+/** buf[p..] is `,"e":` (letter 0x65) or `,"c":` (0x63). */
+const isNumberOpening = (buf: Buffer, p: number, letter: number) => buf[p] === 0x2c && isFieldName(buf, p + 1, letter);
 
 const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
 const open_key = ascii('{"k":"');
@@ -199,69 +209,105 @@ const base64_values = (() => {
   return t;
 })();
 
+/** Where the base64 text decodeBase64Value read last ends (at its closing quote). */
+let base64End = 0;
+
 /**
- * Decodes canonical padded base64 at src[start, end) into dst from 0 (dst
- * must hold 3/4 of the input); the decoded length, or -1 if the text is not
- * exactly what Buffer#toString('base64') writes (then JSON.parse and the
- * lenient decoder decide).
+ * Decodes the canonical padded base64 text at src[start..], up to the `"`
+ * that closes it (before `to`), into `scratch` from 0: the decoded length,
+ * or -1 if the text is not exactly what Buffer#toString('base64') writes
+ * (then JSON.parse and the lenient decoder decide). One pass: the closing
+ * quote is found by the decoding itself.
  */
-function decodeBase64(src: Buffer, start: number, end: number, dst: Buffer): number {
-  const length = end - start;
-  if (length % 4 !== 0) return -1;
-  let pad = 0;
-  if (length > 0 && src[end - 1] === 0x3d) pad = src[end - 2] === 0x3d ? 2 : 1;
-  const full = end - (pad > 0 ? 4 : 0);
+function decodeBase64Value(src: Buffer, start: number, to: number): number {
   let out = 0;
-  for (let i = start; i < full; i += 4) {
+  let i = start;
+  // Whole groups start at most at `last`: within the input, and with room in scratch (grown when reached).
+  let last = groupsEnd(start, to);
+  for (; ; i += 4) {
+    if (i > last) {
+      if (i + 4 > to) return -1;
+      growScratch();
+      last = groupsEnd(start, to);
+    }
     const a = base64_values[src[i]!]!, b = base64_values[src[i + 1]!]!, c = base64_values[src[i + 2]!]!, d = base64_values[src[i + 3]!]!;
-    if ((a | b | c | d) < 0) return -1;
+    if ((a | b | c | d) < 0) break;
     const v = (a << 18) | (b << 12) | (c << 6) | d;
-    dst[out++] = v >> 16;
-    dst[out++] = (v >> 8) & 0xff;
-    dst[out++] = v & 0xff;
+    scratch[out++] = v >> 16;
+    scratch[out++] = (v >> 8) & 0xff;
+    scratch[out++] = v & 0xff;
   }
-  if (pad > 0) {
-    const a = base64_values[src[full]!]!, b = base64_values[src[full + 1]!]!;
-    const c = pad === 1 ? base64_values[src[full + 2]!]! : 0;
-    if ((a | b | c) < 0) return -1;
-    const v = (a << 18) | (b << 12) | (c << 6);
-    dst[out++] = v >> 16;
-    if (pad === 1) dst[out++] = (v >> 8) & 0xff;
-    else if ((v >> 8) & 0xff) return -1; // non-canonical trailing bits
-    if (pad === 1 && (v & 0xff) !== 0) return -1;
+  if (src[i] === 0x22) {
+    base64End = i;
+    return out;
   }
+  // Only a padded last group may stop the loop before the quote: "xx==" or "xxx=" (the caller checks the quote after it).
+  if (src[i + 3] !== 0x3d) return -1;
+  const a = base64_values[src[i]!]!, b = base64_values[src[i + 1]!]!;
+  const c = src[i + 2] === 0x3d ? 0 : base64_values[src[i + 2]!]!;
+  if ((a | b | c) < 0) return -1;
+  scratch[out++] = (a << 2) | (b >> 4);
+  if (src[i + 2] === 0x3d) {
+    if ((b & 0x0f) !== 0) return -1; // non-canonical trailing bits
+  } else {
+    if ((c & 0x03) !== 0) return -1;
+    scratch[out++] = ((b & 0x0f) << 4) | (c >> 2);
+  }
+  base64End = i + 4;
   return out;
 }
 
+/** The last position a whole group of base64 text from `start` may begin at: 4 bytes before `to`, and one whose 3 bytes still fit in scratch (leaving 3 for a padded last group). */
+function groupsEnd(start: number, to: number): number {
+  return Math.min(to - 4, start + Math.floor((scratch.length - 3) / 3) * 4 - 4);
+}
+
+function growScratch(): void {
+  const bigger = Buffer.allocUnsafe(scratch.length * 2);
+  scratch.copy(bigger);
+  scratch = bigger;
+}
+
 /**
- * Reads the item line buf[at, nl) if it is laid out as ItemLineWriter writes
- * it (ASCII key without escapes, numbers of at most 15 digits) and visits it;
- * false if it is not (then JSON.parse decides).
+ * Reads the item line at buf[at..] if it is laid out as ItemLineWriter
+ * writes it (ASCII key without escapes, canonical base64, numbers of at most
+ * 15 digits) and ends by `to`, and visits it: returns where the next line
+ * starts. -1 if it is not such a line (then JSON.parse decides). Any byte
+ * out of place, a newline included, stops it, so it never reads on into the
+ * next line: the newline it ends at is the line's first.
  */
-function readFastLine(buf: Buffer, at: number, nl: number, visit: ItemVisitor): boolean {
-  if (!startsWith(buf, at, open_key)) return false;
+function readFastLine(buf: Buffer, at: number, to: number, visit: ItemVisitor): number {
+  if (!isKeyOpening(buf, at)) return -1;
   const keyStart = at + open_key.length;
   let q = keyStart;
-  for (; q < nl; q++) {
+  for (; q < to; q++) {
     const c = buf[q]!;
     if (c === 0x22) break;
-    if (c === 0x5c || c < 0x20 || c >= 0x7f) return false;
+    if (c === 0x5c || c < 0x20 || c >= 0x7f) return -1;
   }
-  if (q >= nl || q - keyStart > key_length_max || !startsWith(buf, q, open_value)) return false;
-  const valueStart = q + open_value.length;
-  const valueEnd = buf.indexOf(0x22, valueStart);
-  if (valueEnd < 0 || valueEnd >= nl || !startsWith(buf, valueEnd, open_flags)) return false;
-  const flags = readDigits(buf, valueEnd + open_flags.length);
-  if (flags < 0 || flags > 0xffffffff || !startsWith(buf, digitsEnd, open_expiry)) return false;
+  if (q >= to || q - keyStart > key_length_max || !isValueOpening(buf, q)) return -1;
+  const length = decodeBase64Value(buf, q + open_value.length, to);
+  if (length < 0 || !isFlagsOpening(buf, base64End)) return -1;
+  const flags = readDigits(buf, base64End + open_flags.length);
+  if (flags < 0 || flags > 0xffffffff || !isNumberOpening(buf, digitsEnd, 0x65)) return -1;
   const expiresAtMs = readDigits(buf, digitsEnd + open_expiry.length);
-  if (expiresAtMs < 0 || !startsWith(buf, digitsEnd, open_cas)) return false;
+  if (expiresAtMs < 0 || !isNumberOpening(buf, digitsEnd, 0x63)) return -1;
   const cas = readDigits(buf, digitsEnd + open_cas.length);
-  if (cas < 0 || digitsEnd !== nl - 1 || buf[digitsEnd] !== 0x7d) return false;
-  if (scratch.length < valueEnd - valueStart) scratch = Buffer.allocUnsafe(valueEnd - valueStart);
-  const length = decodeBase64(buf, valueStart, valueEnd, scratch);
-  if (length < 0) return false;
+  const lineEnd = digitsEnd + 1; // after the closing brace: the newline, or `to` for a last line without one
+  if (cas < 0 || buf[digitsEnd] !== 0x7d || lineEnd > to || (lineEnd < to && buf[lineEnd] !== 0x0a)) return -1;
   visit(buf, keyStart, q, scratch, 0, length, flags, expiresAtMs, cas);
-  return true;
+  return Math.min(lineEnd + 1, to);
+}
+
+/** The line at buf[at..] through JSON.parse: visits it and returns where the next line starts; throws if it is not an item. */
+function readParsedLine(buf: Buffer, at: number, to: number, visit: ItemVisitor, base: number): number {
+  let nl = buf.indexOf(0x0a, at);
+  if (nl < 0 || nl > to) nl = to;
+  const item = parseItem(buf.toString('utf8', at, nl));
+  if (!item) throw new Error(`bad item line at byte ${base + at}`);
+  const key = Buffer.from(item.key, 'latin1');
+  visit(key, 0, key.length, item.value, 0, item.value.length, item.flags, item.expiresAtMs, item.cas);
+  return nl + 1;
 }
 
 /**
@@ -273,15 +319,8 @@ export function readItemLines(buf: Buffer, from: number, to: number, visit: Item
   let at = from;
   let lines = 0;
   while (at < to) {
-    let nl = buf.indexOf(0x0a, at);
-    if (nl < 0 || nl > to) nl = to;
-    if (!readFastLine(buf, at, nl, visit)) {
-      const item = parseItem(buf.toString('utf8', at, nl));
-      if (!item) throw new Error(`bad item line at byte ${base + at}`);
-      const key = Buffer.from(item.key, 'latin1');
-      visit(key, 0, key.length, item.value, 0, item.value.length, item.flags, item.expiresAtMs, item.cas);
-    }
-    at = nl + 1;
+    const next = readFastLine(buf, at, to, visit);
+    at = next >= 0 ? next : readParsedLine(buf, at, to, visit, base);
     lines++;
   }
   return lines;

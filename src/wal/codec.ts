@@ -43,13 +43,18 @@ function writeU64(buf: Buffer, value: number, offset: number): void {
   buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), offset + 4);
 }
 
+/** The u32 at `offset` (little-endian); the caller has checked the bytes are there. */
+function readU32(buf: Buffer, offset: number): number {
+  return (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)) >>> 0;
+}
+
 function readU64(buf: Buffer, offset: number): number {
-  return buf.readUInt32LE(offset) + buf.readUInt32LE(offset + 4) * 0x1_0000_0000;
+  return readU32(buf, offset) + readU32(buf, offset + 4) * 0x1_0000_0000;
 }
 
 /** Whether the u64 at `offset` is at most 2^53 - 1, so readU64 returns it exactly (encodeRecord never writes more). */
 function u64IsSafe(buf: Buffer, offset: number): boolean {
-  return buf.readUInt32LE(offset + 4) <= 0x1f_ffff;
+  return readU32(buf, offset + 4) <= 0x1f_ffff;
 }
 
 function payloadLength(effect: Effect): number {
@@ -112,54 +117,163 @@ export type DecodeOutcome =
   | { ok: true; effect: Effect; size: number; loggedAtMs: number }
   | { ok: false; reason: string };
 
-/** Decodes the record at `offset` of `buf` (which ends where the file ends). A put's value is a view of `buf`: copy it to keep it. */
-export function decodeRecordAt(buf: Buffer, offset: number): DecodeOutcome {
-  const left = buf.length - offset;
-  if (left < record_header_bytes) return { ok: false, reason: `short header (${left} bytes left)` };
-  const length = buf.readUInt32LE(offset);
-  if (length > record_payload_max_bytes) return { ok: false, reason: `length ${length} is larger than any record` };
-  if (length > left - record_header_bytes) return { ok: false, reason: `length ${length} runs past the end of the file` };
-  const end = offset + record_header_bytes + length;
-  const crc = buf.readUInt32LE(offset + 4);
-  if (crc32(buf.subarray(offset + 8, end)) !== crc) return { ok: false, reason: 'checksum mismatch' };
-  const effect = decodePayload(buf, offset, length);
-  if (!effect) return { ok: false, reason: 'malformed payload' };
-  return { ok: true, effect, size: record_header_bytes + length, loggedAtMs: readU64(buf, offset + 17) };
+/**
+ * Where a decoded record's parts are in its buffer, and its numbers: what
+ * readRecordAt fills in (one object reused for every record, so replay makes
+ * no object per record). Fields a type does not have are left as they were.
+ */
+export interface RecordFields {
+  /** Bytes the record takes (header and payload). */
+  size: number;
+  seq: number;
+  type: number;
+  loggedAtMs: number;
+  /** put, del, touch: the key is buf[keyStart, keyEnd). */
+  keyStart: number;
+  keyEnd: number;
+  /** put: the value is buf[valueStart, valueEnd). */
+  valueStart: number;
+  valueEnd: number;
+  /** put. */
+  flags: number;
+  /** put, touch. */
+  expiresAtMs: number;
+  /** put. */
+  cas: number;
+  /** flushAt (0 = cancel). */
+  atMs: number;
 }
 
-function decodePayload(buf: Buffer, offset: number, length: number): Effect | null {
-  const seq = readU64(buf, offset + 8);
-  const type = buf[offset + 16];
+export function newRecordFields(): RecordFields {
+  return { size: 0, seq: 0, type: 0, loggedAtMs: 0, keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0, flags: 0, expiresAtMs: 0, cas: 0, atMs: 0 };
+}
+
+/** Decodes the record at `offset` of `buf` (which ends where the file ends). A put's value is a view of `buf`: copy it to keep it. */
+export function decodeRecordAt(buf: Buffer, offset: number): DecodeOutcome {
+  const r = newRecordFields();
+  const reason = readRecordAt(buf, offset, r);
+  if (reason !== null) return { ok: false, reason };
+  return { ok: true, effect: effectOf(buf, r), size: r.size, loggedAtMs: r.loggedAtMs };
+}
+
+/**
+ * decodeRecordAt without building the effect: checks the record at `offset`
+ * (the same checks, the same reasons) and fills `into`; null if it is valid,
+ * else why not (then `into` is garbage).
+ */
+export function readRecordAt(buf: Buffer, offset: number, into: RecordFields): string | null {
+  const left = buf.length - offset;
+  if (left < record_header_bytes) return `short header (${left} bytes left)`;
+  const length = readU32(buf, offset);
+  if (length > record_payload_max_bytes) return `length ${length} is larger than any record`;
+  if (length > left - record_header_bytes) return `length ${length} runs past the end of the file`;
+  const end = offset + record_header_bytes + length;
+  const crc = readU32(buf, offset + 4);
+  if (crc32Of(buf, offset + 8, end) !== crc) return 'checksum mismatch';
+  if (!readPayload(buf, offset, length, into)) return 'malformed payload';
+  into.size = record_header_bytes + length;
+  return null;
+}
+
+/** The payload's fields into `into`; false if it is malformed. */
+function readPayload(buf: Buffer, offset: number, length: number, into: RecordFields): boolean {
+  const type = buf[offset + 16]!;
   const p = offset + record_header_bytes;
   const end = p + length;
-  if (!u64IsSafe(buf, offset + 8) || !u64IsSafe(buf, offset + 17)) return null;
+  if (!u64IsSafe(buf, offset + 8) || !u64IsSafe(buf, offset + 17)) return false;
+  into.seq = readU64(buf, offset + 8);
+  into.type = type;
+  into.loggedAtMs = readU64(buf, offset + 17);
   switch (type) {
     case TYPE_PUT: {
-      if (length < 22) return null;
-      const keyLength = buf.readUInt16LE(p);
-      const fields = p + 2 + keyLength;
-      if (fields + 20 > end) return null;
-      if (!u64IsSafe(buf, fields + 4) || !u64IsSafe(buf, fields + 12)) return null;
-      return {
-        kind: 'put', seq,
-        key: buf.toString('latin1', p + 2, fields),
-        flags: buf.readUInt32LE(fields),
-        expiresAtMs: readU64(buf, fields + 4),
-        cas: readU64(buf, fields + 12),
-        value: buf.subarray(fields + 20, end), // a view: the file buffer is read-only here, appliers copy what they keep
-      };
+      if (length < 22) return false;
+      const fields = p + 2 + (buf[p]! | (buf[p + 1]! << 8));
+      if (fields + 20 > end) return false;
+      if (!u64IsSafe(buf, fields + 4) || !u64IsSafe(buf, fields + 12)) return false;
+      into.keyStart = p + 2;
+      into.keyEnd = fields;
+      into.flags = readU32(buf, fields);
+      into.expiresAtMs = readU64(buf, fields + 4);
+      into.cas = readU64(buf, fields + 12);
+      into.valueStart = fields + 20;
+      into.valueEnd = end;
+      return true;
     }
     case TYPE_DEL:
-      return { kind: 'del', seq, key: buf.toString('latin1', p, end) };
+      into.keyStart = p;
+      into.keyEnd = end;
+      return true;
     case TYPE_TOUCH:
-      if (length < 8 || !u64IsSafe(buf, p)) return null;
-      return { kind: 'touch', seq, expiresAtMs: readU64(buf, p), key: buf.toString('latin1', p + 8, end) };
+      if (length < 8 || !u64IsSafe(buf, p)) return false;
+      into.expiresAtMs = readU64(buf, p);
+      into.keyStart = p + 8;
+      into.keyEnd = end;
+      return true;
     case TYPE_FLUSH:
-      return length === 0 ? { kind: 'flush', seq } : null;
+      return length === 0;
     case TYPE_FLUSH_AT:
-      return length === 8 && u64IsSafe(buf, p) ? { kind: 'flushAt', seq, atMs: readU64(buf, p) } : null;
+      if (length !== 8 || !u64IsSafe(buf, p)) return false;
+      into.atMs = readU64(buf, p);
+      return true;
     default:
-      return null;
+      return false;
+  }
+}
+
+/** Below this many bytes a JS loop computes a CRC faster than a call into zlib (which needs a view made first). */
+const crc_js_max_bytes = 1024;
+
+/** CRC-32 tables for slicing by 8: table t maps a byte to its CRC contribution t bytes further on. */
+const crc_tables = (() => {
+  const t = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) for (let k = 1; k < 8; k++) t[k * 256 + n] = (t[(k - 1) * 256 + n]! >>> 8) ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
+  return t;
+})();
+
+/** zlib's CRC-32 of buf[start, end): slicing by 8 in JS for a short range (one record, usually), zlib for a long one. */
+export function crc32Of(buf: Buffer, start: number, end: number): number {
+  if (end - start > crc_js_max_bytes) return crc32(buf.subarray(start, end));
+  const t = crc_tables;
+  let c = -1;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const x = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+    c = t[1792 + (x & 0xff)]! ^ t[1536 + ((x >>> 8) & 0xff)]! ^ t[1280 + ((x >>> 16) & 0xff)]! ^ t[1024 + (x >>> 24)]!
+      ^ t[768 + buf[i + 4]!]! ^ t[512 + buf[i + 5]!]! ^ t[256 + buf[i + 6]!]! ^ t[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+/** Whether a record readRecordAt filled in is a put (replay has a byte-level path for those). */
+export function isPut(r: RecordFields): boolean {
+  return r.type === TYPE_PUT;
+}
+
+/** The effect a record readRecordAt filled in stands for. A put's value is a view of `buf`. */
+export function effectOf(buf: Buffer, r: RecordFields): Effect {
+  const seq = r.seq;
+  switch (r.type) {
+    case TYPE_PUT:
+      return {
+        kind: 'put', seq,
+        key: buf.toString('latin1', r.keyStart, r.keyEnd),
+        flags: r.flags, expiresAtMs: r.expiresAtMs, cas: r.cas,
+        value: buf.subarray(r.valueStart, r.valueEnd), // a view: the file buffer is read-only here, appliers copy what they keep
+      };
+    case TYPE_DEL:
+      return { kind: 'del', seq, key: buf.toString('latin1', r.keyStart, r.keyEnd) };
+    case TYPE_TOUCH:
+      return { kind: 'touch', seq, expiresAtMs: r.expiresAtMs, key: buf.toString('latin1', r.keyStart, r.keyEnd) };
+    case TYPE_FLUSH:
+      return { kind: 'flush', seq };
+    default:
+      return { kind: 'flushAt', seq, atMs: r.atMs };
   }
 }
 

@@ -34,7 +34,7 @@
 // A segment whose name does not continue the log is bad at offset 0, unless
 // the records it skips are all at or below afterSeq (in the snapshot).
 
-import { decodeRecordAt, looksLikeRecordAfter, record_header_bytes } from './codec.js';
+import { decodeRecordAt, effectOf, isPut, looksLikeRecordAfter, newRecordFields, readRecordAt, record_header_bytes, type RecordFields } from './codec.js';
 import type { Disk } from './disk.js';
 import { listSegments, type SegmentRef } from './segments.js';
 import type { Effect } from '../engine/types.js';
@@ -52,6 +52,12 @@ export interface RecoveryOptions {
   afterSeq: number;
   repair: boolean;
   onRecord: (effect: Effect) => void;
+  /**
+   * If given, put records go here instead of onRecord, as the record's
+   * fields and its key and value's places in `buf` (views valid only during
+   * the call): replay of the commonest record without building an Effect.
+   */
+  onPut?: (buf: Buffer, record: Readonly<RecordFields>) => void;
   log: (message: string) => void;
 }
 
@@ -92,7 +98,6 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
     const buf = await disk.readFile(segment.path);
     const isNewest = i === segments.length - 1;
     let expected: number = lastSeq === null ? segment.firstSeq : lastSeq + 1;
-    let offset = 0;
     let bad: BadRecord | null = null;
     if (lastSeq !== null && segment.firstSeq !== expected) {
       // A jump forward is fine when the snapshot covers everything skipped
@@ -100,15 +105,10 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
       if (segment.firstSeq > expected && segment.firstSeq <= opts.afterSeq + 1) expected = segment.firstSeq;
       else bad = { offset: 0, reason: `segment name says it starts at ${segment.firstSeq}, the log continues at ${expected}` };
     }
-    while (!bad && offset < buf.length) {
-      const d = decodeRecordAt(buf, offset);
-      if (!d.ok) { bad = { offset, reason: d.reason }; break; }
-      if (d.effect.seq !== expected) { bad = { offset, reason: `sequence ${d.effect.seq} where ${expected} was expected` }; break; }
-      if (d.effect.seq > opts.afterSeq) { opts.onRecord(d.effect); report.recordsApplied++; }
-      lastSeq = d.effect.seq;
-      expected = lastSeq + 1;
-      offset += d.size;
-      progress(doneBytes + offset, report.recordsApplied);
+    if (!bad) {
+      const read = replayRecords(buf, expected, opts, report, (offset) => progress(doneBytes + offset, report.recordsApplied));
+      if (read.lastSeq !== null) lastSeq = read.lastSeq;
+      bad = read.bad;
     }
     doneBytes += buf.length;
     if (bad) {
@@ -146,6 +146,49 @@ export async function recoverWal(opts: RecoveryOptions): Promise<RecoveryReport>
   // inside it, so the writer must start a new segment instead.
   if (report.tail && nextSeqOf(report.tail, lastSeq) !== report.lastSeq + 1) report.tail = null;
   return report;
+}
+
+/** What replay applies records to (the Engine is one): every kind as an Effect, and puts by bytes. */
+export interface ReplayTarget {
+  applyEffect(effect: Effect): void;
+  replayPut(keyBytes: Buffer, keyStart: number, keyEnd: number, value: Buffer, start: number, end: number, flags: number, expiresAtMs: number, cas: number, seq: number): void;
+}
+
+/** onRecord and onPut that replay into `target`. */
+export function replayInto(target: ReplayTarget): Pick<RecoveryOptions, 'onRecord' | 'onPut'> {
+  return {
+    onRecord: (effect) => target.applyEffect(effect),
+    onPut: (buf, r) => target.replayPut(buf, r.keyStart, r.keyEnd, buf, r.valueStart, r.valueEnd, r.flags, r.expiresAtMs, r.cas, r.seq),
+  };
+}
+
+/** How replayRecords left a segment: its last good record's sequence (null: none) and the record it stopped at (null: it read to the end). */
+interface RecordsRead { lastSeq: number | null; bad: BadRecord | null }
+
+/**
+ * Reads buf's records in order from its start, the first expected to carry
+ * sequence `expected` and each next one the sequence after, and hands those
+ * after opts.afterSeq to onPut (a put, when given) or onRecord. Stops at the
+ * end or at the first record that does not decode or does not follow.
+ */
+function replayRecords(buf: Buffer, expected: number, opts: RecoveryOptions, report: RecoveryReport, progress: (offset: number) => void): RecordsRead {
+  const { onRecord, onPut, afterSeq } = opts;
+  const record = newRecordFields();
+  let lastSeq: number | null = null;
+  for (let offset = 0; offset < buf.length; offset += record.size) {
+    const reason = readRecordAt(buf, offset, record);
+    if (reason !== null) return { lastSeq, bad: { offset, reason } };
+    if (record.seq !== expected) return { lastSeq, bad: { offset, reason: `sequence ${record.seq} where ${expected} was expected` } };
+    if (record.seq > afterSeq) {
+      if (onPut && isPut(record)) onPut(buf, record);
+      else onRecord(effectOf(buf, record));
+      report.recordsApplied++;
+    }
+    lastSeq = record.seq;
+    expected = lastSeq + 1;
+    progress(offset + record.size);
+  }
+  return { lastSeq, bad: null };
 }
 
 /** The sequence the tail segment takes next: its first if empty, else after the last record read. */

@@ -196,6 +196,101 @@ describe('ItemTable scans', () => {
     }), { numRuns: 40 });
   });
 
+  it('replaceValue keeps every item\'s key and value, whether the new value fits the old chunk or not (property)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), lengthArb), { maxLength: 60 }), (ops) => {
+      const t = new ItemTable(4);
+      const model = new Map<string, Buffer>();
+      ops.forEach(([k, length], n) => {
+        const key = `k${k}`;
+        const value = filled(length, n);
+        const slot = t.slotOf(key);
+        if (slot < 0) t.insert(key, value, 0, value.length);
+        else t.replaceValue(slot, value, 0, value.length);
+        model.set(key, value);
+        for (const [mk, mv] of model) {
+          const s = t.slotOf(mk);
+          expect(t.keyOf(s)).toBe(mk);
+          expect(t.valueCopy(s).equals(mv)).toBe(true);
+        }
+      });
+    }), { numRuns: 100 });
+  });
+
+  it('replaceValue rewrites the chunk in place when the new value is of the same size class, else moves it', () => {
+    const t = new ItemTable(4);
+    const slot = t.insert('key', filled(50, 1), 0, 50);
+    const chunk = t.chunk(slot);
+    t.replaceValue(slot, filled(52, 2), 0, 52); // 3 + 52 bytes: the same 56-byte class as 3 + 50
+    expect(t.chunk(slot)).toBe(chunk);
+    expect(t.valueCopy(slot).equals(filled(52, 2))).toBe(true);
+    t.replaceValue(slot, filled(100, 3), 0, 100);
+    expect(t.chunk(slot)).not.toBe(chunk);
+    expect(t.valueCopy(slot).equals(filled(100, 3))).toBe(true);
+    expect(t.keyOf(slot)).toBe('key');
+  });
+
+  it('a bulk load finds every key, keeps the later of two slots with one key, and stays a working index (property)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 300 })), { maxLength: 1500 }),
+      fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 3 }),
+      (lines, expected, before) => {
+        const t = new ItemTable(4);
+        // a table that held items and was cleared, as restore's is
+        for (let n = 0; n < before; n++) t.insert(`old${n}`, Buffer.from('o'), 0, 1);
+        t.clear();
+        t.beginBulkLoad(expected); // the expected count may be wrong either way
+        const last = new Map<string, { slot: number; value: Buffer }>();
+        const dropped: number[] = [];
+        lines.forEach(([k, length], n) => {
+          const key = Buffer.from(`key:${k}`, 'latin1');
+          const value = filled(length, n);
+          const slot = t.appendBytes(key, 0, key.length, value, 0, value.length);
+          last.set(`key:${k}`, { slot, value });
+        });
+        t.finishBulkLoad((slot) => dropped.push(slot));
+        expect(t.size).toBe(last.size);
+        expect(dropped.length).toBe(lines.length - last.size);
+        for (const [key, { slot, value }] of last) {
+          expect(t.slotOf(key)).toBe(slot);
+          expect(t.keyOf(slot)).toBe(key);
+          expect(t.valueCopy(slot).equals(value)).toBe(true);
+        }
+        expect(dropped.every((slot) => !t.isLive(slot))).toBe(true);
+        // recency: the keys in the order of their last line
+        const order: string[] = [];
+        for (let s = t.head; s !== -1; s = t.next(s)) order.push(t.keyOf(s));
+        expect(order).toEqual([...last.entries()].sort((x, y) => x[1].slot - y[1].slot).map(([key]) => key));
+        // the index keeps working: remove half, insert more, every lookup right
+        const keys = [...last.keys()];
+        keys.forEach((key, n) => { if (n % 2 === 0) t.remove(t.slotOf(key)); });
+        for (let n = 0; n < 50; n++) if (t.slotOf(`new${n}`) < 0) t.insert(`new${n}`, Buffer.from('n'), 0, 1);
+        keys.forEach((key, n) => expect(t.slotOf(key) >= 0).toBe(n % 2 === 1));
+        for (let n = 0; n < 50; n++) expect(t.keyOf(t.slotOf(`new${n}`))).toBe(`new${n}`);
+      },
+    ), { numRuns: 60 });
+  });
+
+  it('a bulk load large enough to index in many groups of home buckets finds every key, the later of duplicates', () => {
+    const t = new ItemTable(4);
+    t.beginBulkLoad(30_000);
+    const last = new Map<string, number>();
+    for (let n = 0; n < 30_000; n++) {
+      const key = Buffer.from(`k${(n * 7919) % 25_000}`, 'latin1'); // 5,000 keys twice
+      last.set(key.toString('latin1'), t.appendBytes(key, 0, key.length, key, 0, key.length));
+    }
+    let dropped = 0;
+    t.finishBulkLoad(() => { dropped++; });
+    expect(dropped).toBe(5_000);
+    expect(t.size).toBe(25_000);
+    for (const [key, slot] of last) expect(t.slotOf(key)).toBe(slot);
+  });
+
+  it('a bulk load needs an empty table', () => {
+    const t = new ItemTable(4);
+    t.insert('a', Buffer.from('v'), 0, 1);
+    expect(() => t.beginBulkLoad(10)).toThrow(/empty table/);
+  });
+
   it('keeps the recency list in use order', () => {
     const t = new ItemTable(2);
     const one = Buffer.from('x');

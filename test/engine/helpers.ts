@@ -64,3 +64,17 @@ export function getAll(engine: Engine, keys: readonly string[], nowMs: number): 
 export function seqsOf(effects: readonly Effect[]): number[] {
   return effects.map((e) => e.seq);
 }
+
+/** Everything replay decides, including what no client sees directly (LRU order, accounting). */
+export function engineState(engine: Engine): unknown {
+  const lru: string[] = [];
+  engine.itemMetadata(0, (m) => lru.push(`${m.key}/${m.slabClass}/${m.totalBytes}/seq ${engine.peek(m.key, 0)?.seq}`));
+  return {
+    visible: visibleState(engine, 0),
+    lru,
+    itemCount: engine.itemCount,
+    bytes: engine.bytes,
+    chargedBytes: engine.chargedBytes,
+    slabs: [...engine.slabStats()],
+  };
+}

@@ -3,8 +3,12 @@ import fc from 'fast-check';
 import { Engine } from '../../src/engine/engine.js';
 import { crc32 } from 'node:zlib';
 import {
+  crc32Of,
   decodeRecordAt,
+  effectOf,
   encodeRecord,
+  newRecordFields,
+  readRecordAt,
   looksLikeRecordAfter,
   record_header_bytes,
   record_payload_max_bytes,
@@ -174,6 +178,66 @@ describe('round-trip property', () => {
       expect(out).toEqual(effects);
       return true;
     }), { numRuns: 200 });
+  });
+});
+
+describe('crc32Of', () => {
+  it('is zlib crc32 of the range, for any bytes and range, short (JS) or long (zlib) (property)', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2100 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+      const buf = Buffer.from(bytes);
+      const start = buf.length === 0 ? 0 : a % (buf.length + 1);
+      const end = start + (b % (buf.length - start + 1));
+      expect(crc32Of(buf, start, end)).toBe(crc32(buf.subarray(start, end)));
+    }), { numRuns: 1000 });
+  });
+
+  it('matches the CRC-32 check value and every length up to a few blocks', () => {
+    expect(crc32Of(Buffer.from('123456789'), 0, 9)).toBe(0xcbf43926);
+    const buf = Buffer.from(Array.from({ length: 40 }, (_, i) => (i * 97 + 13) & 0xff));
+    for (let n = 0; n <= 40; n++) expect(crc32Of(buf, 40 - n, 40)).toBe(crc32(buf.subarray(40 - n)));
+  });
+});
+
+describe('readRecordAt (replay without an Effect per record)', () => {
+  it('for any effect at any offset: the fields and the key and value places give back the effect, and the size', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), effectArb, fc.uint8Array({ maxLength: 40 }), (before, effect, after) => {
+      const record = encodeRecord(effect);
+      const buf = Buffer.concat([Buffer.from(before), record, Buffer.from(after)]);
+      const r = newRecordFields();
+      expect(readRecordAt(buf, before.length, r)).toBeNull();
+      expect(r.size).toBe(record.length);
+      expect(r.seq).toBe(effect.seq);
+      expectSameEffect(effectOf(buf, r), effect);
+      if (effect.kind === 'put' || effect.kind === 'del' || effect.kind === 'touch') {
+        expect(buf.toString('latin1', r.keyStart, r.keyEnd)).toBe(effect.key);
+      }
+      if (effect.kind === 'put') {
+        expect(buf.subarray(r.valueStart, r.valueEnd).equals(effect.value)).toBe(true);
+        expect([r.flags, r.expiresAtMs, r.cas]).toEqual([effect.flags, effect.expiresAtMs, effect.cas]);
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('one fields object reused for records of every kind in turn reads each right', () => {
+    const effects: Effect[] = [putSample, { kind: 'flushAt', seq: 43, atMs: 5 }, { kind: 'del', seq: 44, key: 'a' }, { kind: 'touch', seq: 45, key: 'bb', expiresAtMs: 7 }, { kind: 'flush', seq: 46 }, putSample];
+    const log = Buffer.concat(effects.map((e) => encodeRecord(e)));
+    const r = newRecordFields();
+    const out: Effect[] = [];
+    for (let offset = 0; offset < log.length; offset += r.size) {
+      expect(readRecordAt(log, offset, r)).toBeNull();
+      out.push(effectOf(log, r));
+    }
+    expect(out).toEqual(effects);
+  });
+
+  it('gives the reason decodeRecordAt gives for a damaged record', () => {
+    const record = encodeRecord(putSample);
+    const damaged = Buffer.from(record);
+    damaged[record.length - 1]! ^= 1;
+    const r = newRecordFields();
+    expect(readRecordAt(damaged, 0, r)).toBe('checksum mismatch');
+    expect(readRecordAt(record.subarray(0, 10), 0, r)).toBe('short header (10 bytes left)');
+    expect(readRecordAt(frame(1, 9, Buffer.alloc(0)), 0, r)).toBe('malformed payload');
   });
 });
 
