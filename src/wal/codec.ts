@@ -39,8 +39,8 @@ const TYPE_FLUSH = 4;
 const TYPE_FLUSH_AT = 5;
 
 function writeU64(buf: Buffer, value: number, offset: number): void {
-  buf.writeUInt32LE(value % 0x1_0000_0000, offset);
-  buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), offset + 4);
+  writeU32(buf, value % 0x1_0000_0000, offset);
+  writeU32(buf, Math.floor(value / 0x1_0000_0000), offset + 4);
 }
 
 /** The u32 at `offset` (little-endian); the caller has checked the bytes are there. */
@@ -77,31 +77,46 @@ function writeKey(buf: Buffer, key: string, at: number): number {
   return at + key.length;
 }
 
+/** Bytes encodeRecordInto writes for `effect`. */
+export function recordBytes(effect: Effect): number {
+  return record_header_bytes + payloadLength(effect);
+}
+
 /** Encodes one effect as a framed record, stamped with the time it was logged. */
 export function encodeRecord(effect: Effect, loggedAtMs = 0): Buffer {
+  const buf = Buffer.allocUnsafe(recordBytes(effect));
+  encodeRecordInto(effect, loggedAtMs, buf, 0);
+  return buf;
+}
+
+/**
+ * encodeRecord's bytes written at buf[at..] (the caller makes room for
+ * recordBytes(effect)); returns where the record ends. The WAL writer encodes
+ * a batch into one buffer this way: no Buffer per record, no concatenation.
+ */
+export function encodeRecordInto(effect: Effect, loggedAtMs: number, buf: Buffer, at: number): number {
   const length = payloadLength(effect);
-  const buf = Buffer.allocUnsafe(record_header_bytes + length);
-  buf.writeUInt32LE(length, 0);
-  writeU64(buf, effect.seq, 8);
-  buf[16] = typeOf[effect.kind];
-  writeU64(buf, loggedAtMs, 17);
-  let p = record_header_bytes;
+  writeU32(buf, length, at);
+  writeU64(buf, effect.seq, at + 8);
+  buf[at + 16] = typeOf[effect.kind];
+  writeU64(buf, loggedAtMs, at + 17);
+  let p = at + record_header_bytes;
   switch (effect.kind) {
     case 'put':
-      buf.writeUInt16LE(effect.key.length, p);
-      p += 2;
-      p = writeKey(buf, effect.key, p);
-      buf.writeUInt32LE(effect.flags >>> 0, p);
+      buf[p] = effect.key.length & 0xff;
+      buf[p + 1] = effect.key.length >>> 8;
+      p = writeKey(buf, effect.key, p + 2);
+      writeU32(buf, effect.flags >>> 0, p);
       writeU64(buf, effect.expiresAtMs, p + 4);
       writeU64(buf, effect.cas, p + 12);
-      effect.value.copy(buf, p + 20);
+      copyValue(effect.value, buf, p + 20);
       break;
     case 'del':
-      buf.write(effect.key, p, 'latin1');
+      writeKey(buf, effect.key, p);
       break;
     case 'touch':
       writeU64(buf, effect.expiresAtMs, p);
-      buf.write(effect.key, p + 8, 'latin1');
+      writeKey(buf, effect.key, p + 8);
       break;
     case 'flush':
       break;
@@ -109,8 +124,25 @@ export function encodeRecord(effect: Effect, loggedAtMs = 0): Buffer {
       writeU64(buf, effect.atMs, p);
       break;
   }
-  buf.writeUInt32LE(crc32(buf.subarray(8)), 4);
-  return buf;
+  const end = at + record_header_bytes + length;
+  writeU32(buf, crc32Of(buf, at + 8, end), at + 4);
+  return end;
+}
+
+function writeU32(buf: Buffer, value: number, offset: number): void {
+  buf[offset] = value & 0xff;
+  buf[offset + 1] = (value >>> 8) & 0xff;
+  buf[offset + 2] = (value >>> 16) & 0xff;
+  buf[offset + 3] = value >>> 24;
+}
+
+/** A value's bytes at dst[at..] (small values: a JS loop beats a call into C++). */
+function copyValue(value: Buffer, dst: Buffer, at: number): void {
+  if (value.length > 64) {
+    value.copy(dst, at);
+    return;
+  }
+  for (let i = 0; i < value.length; i++) dst[at + i] = value[i]!;
 }
 
 export type DecodeOutcome =

@@ -1,6 +1,7 @@
 // The WAL writer: group commit over segment files.
 //
-// - append() encodes a record into the pending batch and returns at once.
+// - append() encodes a record into the pending batch (one buffer per batch,
+//   two used in turn: one filling, one being written) and returns at once.
 //   Everything appended in one event-loop turn forms one batch; a batch is
 //   one write (plus one fdatasync in `always` mode). At most one write/sync
 //   is in flight; the next batch fills meanwhile and starts when it ends.
@@ -27,7 +28,7 @@
 //   newest one too, so a cleanly stopped log holds no zeros.
 
 import { join } from 'node:path';
-import { encodeRecord } from './codec.js';
+import { encodeRecordInto, recordBytes } from './codec.js';
 import type { Disk, DiskFile } from './disk.js';
 import { segmentName, segment_size_max_bytes, type SegmentRef } from './segments.js';
 import type { Effect } from '../engine/types.js';
@@ -44,6 +45,9 @@ const everysec_interval_ms = 1000;
 const write_now_max_bytes = 256 * 1024;
 /** Longest a batch waits for more records after it stops being empty (see schedule()). */
 const gather_window_us = 300;
+const batch_buffer_initial_bytes = 64 * 1024;
+/** A batch buffer grown past this (a burst of large values) is dropped after its write, not kept as the spare. */
+const batch_buffer_kept_max_bytes = 4 * 1024 * 1024;
 /** Preallocation grows the segment by this much at a time. */
 export const prealloc_step_bytes = 1024 * 1024;
 let zeroStep: Buffer | null = null;
@@ -82,8 +86,12 @@ export interface WalStats {
 export type Admission = 'ok' | 'wait' | 'full';
 
 export class WalWriter {
-  private pending: Buffer[] = [];
+  /** The batch filling: pendingRecords records in pending[0, pendingBytes). */
+  private pending: Buffer = Buffer.allocUnsafe(batch_buffer_initial_bytes);
   private pendingBytes = 0;
+  private pendingRecords = 0;
+  /** The other batch buffer, free while no batch is being written (null: it is in flight). */
+  private spare: Buffer | null = Buffer.allocUnsafe(batch_buffer_initial_bytes);
   private pendingLastSeq = 0;
   private pendingFirstSeq = 0;
   private inFlight = false;
@@ -153,10 +161,10 @@ export class WalWriter {
   /** Queues one effect (its seq must follow the previous one). */
   append(effect: Effect): void {
     if (this.closed) throw new Error('WAL is closed');
-    const record = encodeRecord(effect, (this.opts.now ?? Date.now)());
-    if (this.pending.length === 0) this.pendingFirstSeq = effect.seq;
-    this.pending.push(record);
-    this.pendingBytes += record.length;
+    const size = recordBytes(effect);
+    if (this.pendingBytes + size > this.pending.length) this.growPending(this.pendingBytes + size);
+    this.pendingBytes = encodeRecordInto(effect, (this.opts.now ?? Date.now)(), this.pending, this.pendingBytes);
+    if (this.pendingRecords++ === 0) this.pendingFirstSeq = effect.seq;
     this.pendingLastSeq = effect.seq;
     this.records++;
     this.schedule();
@@ -168,7 +176,7 @@ export class WalWriter {
   }
 
   get lastAppendedSeq(): number {
-    return this.pending.length ? this.pendingLastSeq : this.writtenSeq;
+    return this.pendingRecords ? this.pendingLastSeq : this.writtenSeq;
   }
 
   get acceptingWrites(): boolean { return !this.diskFull; }
@@ -200,7 +208,7 @@ export class WalWriter {
   /** Resolves once every record through `seq` is written and fsynced, whatever the mode. */
   async syncThrough(seq: number): Promise<void> {
     while (this.writtenSeq < seq && !this.failed) {
-      if (!this.inFlight && this.pending.length) void this.flush();
+      if (!this.inFlight && this.pendingRecords) void this.flush();
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
     if (this.failed) throw new Error('the WAL failed');
@@ -246,7 +254,7 @@ export class WalWriter {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    while (!this.failed && (this.inFlight || this.pending.length)) {
+    while (!this.failed && (this.inFlight || this.pendingRecords)) {
       if (!this.inFlight) await this.flush();
       else await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
@@ -280,7 +288,7 @@ export class WalWriter {
   }
 
   private readonly gatherTick = (): void => {
-    const records = this.pending.length;
+    const records = this.pendingRecords;
     const elapsedUs = Number(process.hrtime.bigint() - this.gatherStartNs) / 1000;
     if (records > this.gatherSeenRecords && elapsedUs < gather_window_us && !this.closed) {
       this.gatherSeenRecords = records;
@@ -300,14 +308,17 @@ export class WalWriter {
   }
 
   private async flush(): Promise<void> {
-    if (this.failed || this.inFlight || this.pending.length === 0) return;
+    if (this.failed || this.inFlight || this.pendingRecords === 0) return;
     this.inFlight = true;
-    const batch = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const buffer = this.pending;
+    const batch = buffer.subarray(0, this.pendingBytes);
     const firstSeq = this.pendingFirstSeq;
     const lastSeq = this.pendingLastSeq;
     this.inFlightBytes = batch.length;
-    this.pending = [];
+    this.pending = this.spare ?? Buffer.allocUnsafe(batch_buffer_initial_bytes);
+    this.spare = null;
     this.pendingBytes = 0;
+    this.pendingRecords = 0;
     try {
       const full = this.segmentBytes >= (this.opts.segmentSizeMaxBytes ?? segment_size_max_bytes);
       if (full || (this.rollRequested && this.segmentBytes > 0)) {
@@ -316,6 +327,7 @@ export class WalWriter {
       }
       if (this.segmentBytes + batch.length > this.allocatedBytes) await this.preallocate(this.segmentBytes + batch.length);
       await this.writeAll(batch);
+      this.spare = buffer.length > batch_buffer_kept_max_bytes ? null : buffer;
       this.writtenSeq = lastSeq;
       if (this.opts.mode === 'always' || this.syncRequested) {
         this.syncRequested = false;
@@ -349,7 +361,7 @@ export class WalWriter {
       this.drainWaiters = [];
       for (const w of waiters) w();
     }
-    if (this.pending.length) this.schedule();
+    if (this.pendingRecords) this.schedule();
   }
 
   private async sync(upToSeq: number): Promise<void> {
@@ -381,6 +393,13 @@ export class WalWriter {
       this.totalWalBytes += n;
       if (this.segmentBytes > this.allocatedBytes) this.allocatedBytes = this.segmentBytes;
     }
+  }
+
+  /** Makes the filling batch's buffer hold at least `bytes` (keeping what it has). */
+  private growPending(bytes: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(bytes, this.pending.length * 2));
+    this.pending.copy(bigger, 0, 0, this.pendingBytes);
+    this.pending = bigger;
   }
 
   /** Extends the segment with zeros to past `end` (see the file comment); gives up quietly on a full disk. */

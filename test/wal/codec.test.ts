@@ -7,6 +7,8 @@ import {
   decodeRecordAt,
   effectOf,
   encodeRecord,
+  encodeRecordInto,
+  recordBytes,
   newRecordFields,
   readRecordAt,
   looksLikeRecordAfter,
@@ -157,6 +159,33 @@ const effectArb: fc.Arbitrary<Effect> = fc.oneof(
   fc.record({ kind: fc.constant('flush' as const), seq: seqArb }),
   fc.record({ kind: fc.constant('flushAt' as const), seq: seqArb, atMs: seqArb }),
 );
+
+describe('encodeRecordInto (the writer encodes a batch into one buffer)', () => {
+  it('writes each record at its offset, exactly recordBytes long, leaving the bytes around it alone; the checksum is zlib CRC-32', () => {
+    fc.assert(fc.property(fc.array(effectArb, { minLength: 1, maxLength: 12 }), fc.nat(40), fc.integer({ min: 0, max: 255 }), (effects, lead, fill) => {
+      const total = effects.reduce((t, e) => t + recordBytes(e), 0);
+      const buf = Buffer.alloc(lead + total + 16, fill);
+      let at = lead;
+      for (const e of effects) {
+        const end = encodeRecordInto(e, 1_700_000_000_123, buf, at);
+        expect(end - at).toBe(recordBytes(e));
+        expect(buf.readUInt32LE(at + 4)).toBe(crc32(buf.subarray(at + 8, end)));
+        at = end;
+      }
+      expect(buf.subarray(0, lead).every((b) => b === fill)).toBe(true);
+      expect(buf.subarray(at).every((b) => b === fill)).toBe(true);
+      const decoded: Effect[] = [];
+      for (let p = lead; p < at;) {
+        const d = decodeRecordAt(buf.subarray(0, at), p);
+        if (!d.ok) throw new Error(d.reason);
+        expect(d.loggedAtMs).toBe(1_700_000_000_123);
+        decoded.push(d.effect);
+        p += d.size;
+      }
+      decoded.forEach((d, i) => expectSameEffect(d, effects[i]!));
+    }), { numRuns: 300 });
+  });
+});
 
 describe('round-trip property', () => {
   it('decode(encode(e)) = e for any effect', () => {
