@@ -37,10 +37,12 @@ const largestClass = slabClasses[slabClasses.length - 1]!;
  */
 const classIndexByEighths = (() => {
   const table = new Uint8Array(largestClass.chunkSizeBytes / chunk_align_bytes + 1);
-  let c = 0;
-  for (let e = 0; e < table.length; e++) {
-    while (slabClasses[c]!.chunkSizeBytes < e * chunk_align_bytes) c++;
-    table[e] = c;
+  // Filled a class at a time (a range fill each, not 65k interpreted steps at start-up).
+  let from = 0;
+  for (let c = 0; c < slabClasses.length; c++) {
+    const to = slabClasses[c]!.chunkSizeBytes / chunk_align_bytes + 1;
+    table.fill(c, from, to);
+    from = to;
   }
   return table;
 })();
