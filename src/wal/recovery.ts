@@ -215,20 +215,23 @@ export function validRecordFollows(buf: Buffer, badOffset: number, lastGoodSeq: 
 }
 
 const sector_bytes = 512;
-/** Fewer bytes than this of a record's start in a sector prove nothing when zero (a flush record's length field is 0). */
-const sector_head_min_bytes = 8;
 
 /**
  * Whether the record at `offset` (as far as its length field, if sane, says
- * it reaches) lies on a sector the disk never got: one holding only zeros
- * (for the record's first sector, only its part from `offset` on, which
- * starts with a record header and so is never all zero in a written record).
+ * it reaches) lies on a sector the disk never got. Such a sector holds what it
+ * held before the batch: zeros (preallocated space), or, for the sector the
+ * record starts in, the end of the previous synced records and then zeros.
+ * So: the record's part of its first sector is all zero, or a later sector
+ * it touches is all zero. (A written header is never all zero, since even a
+ * flush record's zero length is followed by its checksum; a part of 1-3
+ * bytes could be a length field's zero low bytes, but the record failed to
+ * decode anyway, and the rule then errs towards a torn tail.)
  */
 function touchesZeroSector(buf: Buffer, offset: number): boolean {
   const claimed = buf.length - offset >= 4 ? buf.readUInt32LE(offset) : 0;
   const end = Math.min(buf.length, offset + record_header_bytes + Math.min(claimed, buf.length));
   const firstSectorEnd = Math.min(buf.length, (Math.floor(offset / sector_bytes) + 1) * sector_bytes);
-  if (firstSectorEnd - offset >= sector_head_min_bytes && isAllZero(buf, offset, firstSectorEnd)) return true;
+  if (isAllZero(buf, offset, firstSectorEnd)) return true;
   for (let s = firstSectorEnd; s < end; s += sector_bytes) {
     if (isAllZero(buf, s, Math.min(buf.length, s + sector_bytes))) return true;
   }

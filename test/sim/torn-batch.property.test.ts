@@ -84,7 +84,11 @@ describe('a torn last batch in preallocated space', () => {
           await again.close();
           expect((await recover(crashed)).records).toEqual([...records, ...more]);
         }),
-      { numRuns },
+      {
+        numRuns,
+        // Found by CI: the record's first 7 bytes were in the lost sector (the rest of the batch landed).
+        examples: [[1340892564, [[116], [0, 168, 0, 0, 557], [0], [0], [0], [0, 545, 0, 252, 0, 0, 593, 0, 534, 0, 0]], [429, 0], 2]],
+      },
     );
     // The runs did reach the case this file is about.
     expect(lostSectorCases).toBeGreaterThan(0);

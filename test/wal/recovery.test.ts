@@ -601,6 +601,26 @@ describe('lost sectors', () => {
     expect(records).toEqual(effects.slice(0, k));
   });
 
+  it.each([1, 3, 7, 24])('a record with only its first %i bytes in a lost sector (the rest of the batch landed) is torn', async (head) => {
+    // Find value sizes that put a record start `head` bytes before a sector boundary, with records after it.
+    let found: { effects: Effect[]; k: number } | null = null;
+    for (let v = 1; v < 400 && !found; v++) {
+      const effects = effectsRange(1, 40, v);
+      const off = offsetsOf(effects);
+      const k = off.findIndex((o, i) => i > 0 && i < 35 && sector - (o % sector) === head);
+      if (k > 0) found = { effects, k };
+    }
+    const { effects, k } = found!;
+    const off = offsetsOf(effects);
+    const [path] = await writeSegments([effects]);
+    const b = await readFile(path!);
+    b.fill(0, off[k]!, off[k]! + head); // the old content of that sector from the record on: zeros
+    await writeFile(path!, b);
+    const { report, records } = await recover(walDir);
+    expect(report.tornTail).toMatchObject({ offset: off[k] });
+    expect(records).toEqual(effects.slice(0, k));
+  });
+
   it('the same zero sector in an older segment is corruption', async () => {
     const [older] = await writeSegments([effects, effectsRange(41, 45)]);
     await writeFile(older!, zeroSector(await readFile(older!), 2 * sector));
