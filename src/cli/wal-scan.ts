@@ -22,7 +22,7 @@
 
 import { decodeRecordAt } from '../wal/codec.js';
 // recovery.ts's rule for telling a torn tail from corruption, shared so inspect agrees with start-up.
-import { classifyBadRecord } from '../wal/recovery.js';
+import { classifyBadRecord, isAllZero } from '../wal/recovery.js';
 import type { Disk } from '../wal/disk.js';
 import { listSegments, type SegmentRef } from '../wal/segments.js';
 import type { Effect } from '../engine/types.js';
@@ -60,7 +60,7 @@ export function scanSegment(ref: SegmentRef, buf: Buffer, onRecord?: (effect: Ef
   let offset = 0;
   while (offset < buf.length) {
     const d = decodeRecordAt(buf, offset);
-    if (!d.ok && isZeroFrom(buf, offset)) { scan.preallocatedBytes = buf.length - offset; break; }
+    if (!d.ok && isAllZero(buf, offset, buf.length)) { scan.preallocatedBytes = buf.length - offset; break; }
     if (!d.ok) { scan.bad = { offset, reason: d.reason }; break; }
     if (d.effect.seq !== expected) {
       scan.bad = { offset, reason: `sequence ${d.effect.seq} where ${expected} was expected` };
@@ -74,11 +74,6 @@ export function scanSegment(ref: SegmentRef, buf: Buffer, onRecord?: (effect: Ef
     offset += d.size;
   }
   return scan;
-}
-
-function isZeroFrom(buf: Buffer, offset: number): boolean {
-  for (let i = offset; i < buf.length; i++) if (buf[i] !== 0) return false;
-  return true;
 }
 
 /** Segments of walDir, or none when the directory does not exist. */

@@ -337,12 +337,7 @@ export class ItemTable {
 
   remove(slot: number): void {
     this.removeFromIndex(slot);
-    this.count--;
-    this.arena.release(this.chunk(slot), this.keyLength(slot) + this.valueLength(slot));
-    this.setValueLength(slot, none);
-    this.unlinkRecency(slot);
-    if (this.scanDepth > 0) this.heldBack.push(slot);
-    else this.freeSlots.push(slot);
+    this.dropUnindexed(slot);
   }
 
   /** Removes every item (during a scan, slots are held back as remove() does). */

@@ -95,36 +95,39 @@ export function encodeRecord(effect: Effect, loggedAtMs = 0): Buffer {
  * a batch into one buffer this way: no Buffer per record, no concatenation.
  */
 export function encodeRecordInto(effect: Effect, loggedAtMs: number, buf: Buffer, at: number): number {
-  const length = payloadLength(effect);
-  writeU32(buf, length, at);
   writeU64(buf, effect.seq, at + 8);
   buf[at + 16] = typeOf[effect.kind];
   writeU64(buf, loggedAtMs, at + 17);
-  let p = at + record_header_bytes;
+  const p = at + record_header_bytes;
+  let end = p;
   switch (effect.kind) {
-    case 'put':
+    case 'put': {
       buf[p] = effect.key.length & 0xff;
       buf[p + 1] = effect.key.length >>> 8;
-      p = writeKey(buf, effect.key, p + 2);
-      writeU32(buf, effect.flags >>> 0, p);
-      writeU64(buf, effect.expiresAtMs, p + 4);
-      writeU64(buf, effect.cas, p + 12);
-      copyValue(effect.value, buf, p + 20);
+      const fields = writeKey(buf, effect.key, p + 2);
+      writeU32(buf, effect.flags >>> 0, fields);
+      writeU64(buf, effect.expiresAtMs, fields + 4);
+      writeU64(buf, effect.cas, fields + 12);
+      copyValue(effect.value, buf, fields + 20);
+      end = fields + 20 + effect.value.length;
       break;
+    }
     case 'del':
-      writeKey(buf, effect.key, p);
+      end = writeKey(buf, effect.key, p);
       break;
     case 'touch':
       writeU64(buf, effect.expiresAtMs, p);
-      writeKey(buf, effect.key, p + 8);
+      end = writeKey(buf, effect.key, p + 8);
       break;
     case 'flush':
       break;
     case 'flushAt':
       writeU64(buf, effect.atMs, p);
+      end = p + 8;
       break;
   }
-  const end = at + record_header_bytes + length;
+  // The payload length is where the payload ended (recordBytes computed the same for the caller's room).
+  writeU32(buf, end - p, at);
   writeU32(buf, crc32Of(buf, at + 8, end), at + 4);
   return end;
 }

@@ -238,7 +238,8 @@ function touchesZeroSector(buf: Buffer, offset: number): boolean {
   return false;
 }
 
-function isAllZero(buf: Buffer, from: number, to: number): boolean {
+/** Whether buf[from, to) holds only zero bytes (wal-scan reads preallocated space with it too). */
+export function isAllZero(buf: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
   return true;
 }

@@ -264,7 +264,7 @@ export class WalWriter {
     }
     try {
       if (this.syncedSeq < this.writtenSeq || this.opts.mode !== 'always') await this.sync(this.writtenSeq);
-      if (this.allocatedBytes > this.segmentBytes) await this.cutPreallocation();
+      await this.cutPreallocation();
       await this.file.close();
     } catch (err) {
       this.opts.onFatal(err as Error);
@@ -419,8 +419,9 @@ export class WalWriter {
     }
   }
 
-  /** Cuts the preallocated zeros off the segment (durably), so the file ends on its last record. */
+  /** Cuts the preallocated zeros, if any, off the segment (durably), so the file ends on its last record. */
   private async cutPreallocation(): Promise<void> {
+    if (this.allocatedBytes <= this.segmentBytes) return;
     await this.file.truncate(this.segmentBytes);
     await this.file.datasync();
     this.allocatedBytes = this.segmentBytes;
@@ -429,7 +430,7 @@ export class WalWriter {
   /** Closes the full segment (fsynced whole) and starts the next at `firstSeq`. */
   private async roll(firstSeq: number): Promise<void> {
     await this.sync(this.writtenSeq);
-    if (this.allocatedBytes > this.segmentBytes) await this.cutPreallocation();
+    await this.cutPreallocation();
     await this.file.close();
     this.segmentPath = join(this.opts.walDir, segmentName(firstSeq));
     this.file = await this.withBallastFallback(() => this.opts.disk.open(this.segmentPath, true));
