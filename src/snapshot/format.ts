@@ -209,17 +209,39 @@ const base64_values = (() => {
   return t;
 })();
 
+/**
+ * The 12 bits of each pair of base64 alphabet bytes, indexed by the pair read
+ * as a little-endian 16-bit number (first byte low), -1 for a pair with any
+ * other byte: two lookups decode a group of four.
+ */
+const base64_pairs = (() => {
+  const t = new Int16Array(65536).fill(-1);
+  for (let lo = 0; lo < 256; lo++) {
+    const a = base64_values[lo]!;
+    if (a < 0) continue;
+    for (let hi = 0; hi < 256; hi++) {
+      const b = base64_values[hi]!;
+      if (b >= 0) t[lo | (hi << 8)] = (a << 6) | b;
+    }
+  }
+  return t;
+})();
+
 /** Where the base64 text decodeBase64Value read last ends (at its closing quote). */
 let base64End = 0;
+
+/** src as 32-bit words for decodeBase64Value: readItemLines sets it to a view of the buffer it reads, and clears it after. */
+let words: DataView | null = null;
 
 /**
  * Decodes the canonical padded base64 text at src[start..], up to the `"`
  * that closes it (before `to`), into `scratch` from 0: the decoded length,
  * or -1 if the text is not exactly what Buffer#toString('base64') writes
  * (then JSON.parse and the lenient decoder decide). One pass: the closing
- * quote is found by the decoding itself.
+ * quote is found by the decoding itself. `words` must view src.
  */
 function decodeBase64Value(src: Buffer, start: number, to: number): number {
+  const v32 = words!;
   let out = 0;
   let i = start;
   // Whole groups start at most at `last`: within the input, and with room in scratch (grown when reached).
@@ -230,12 +252,12 @@ function decodeBase64Value(src: Buffer, start: number, to: number): number {
       growScratch();
       last = groupsEnd(start, to);
     }
-    const a = base64_values[src[i]!]!, b = base64_values[src[i + 1]!]!, c = base64_values[src[i + 2]!]!, d = base64_values[src[i + 3]!]!;
-    if ((a | b | c | d) < 0) break;
-    const v = (a << 18) | (b << 12) | (c << 6) | d;
-    scratch[out++] = v >> 16;
-    scratch[out++] = (v >> 8) & 0xff;
-    scratch[out++] = v & 0xff;
+    const four = v32.getUint32(i, true);
+    const high = base64_pairs[four & 0xffff]!, low = base64_pairs[four >>> 16]!;
+    if ((high | low) < 0) break;
+    scratch[out++] = high >> 4;
+    scratch[out++] = ((high & 0x0f) << 4) | (low >> 8);
+    scratch[out++] = low & 0xff;
   }
   if (src[i] === 0x22) {
     base64End = i;
@@ -318,10 +340,15 @@ function readParsedLine(buf: Buffer, at: number, to: number, visit: ItemVisitor,
 export function readItemLines(buf: Buffer, from: number, to: number, visit: ItemVisitor, base = 0): number {
   let at = from;
   let lines = 0;
-  while (at < to) {
-    const next = readFastLine(buf, at, to, visit);
-    at = next >= 0 ? next : readParsedLine(buf, at, to, visit, base);
-    lines++;
+  words = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  try {
+    while (at < to) {
+      const next = readFastLine(buf, at, to, visit);
+      at = next >= 0 ? next : readParsedLine(buf, at, to, visit, base);
+      lines++;
+    }
+  } finally {
+    words = null; // not kept alive after the read
   }
   return lines;
 }
