@@ -99,9 +99,9 @@ for tool in redis-server redis-cli taskset node timeout du; do
 done
 [[ -x "$LITE_BIN" ]] || die "no server binary at $LITE_BIN"
 if [[ "$LITE_BIN" == "$ROOT/bin/memcached-lite" ]]; then
-  [[ -f "$ROOT/dist/main.js" ]] || die "dist/main.js missing: run 'npm run build' first"
-  if [[ -n "$(find "$ROOT/src" -newer "$ROOT/dist/main.js" -name '*.ts' -print -quit 2>/dev/null)" ]]; then
-    note "warning: src/ has files newer than dist/main.js (run 'npm run build' to measure the current source)"
+  [[ -f "$ROOT/dist/server.mjs" ]] || die "dist/server.mjs missing: run 'npm run build' first"
+  if [[ -n "$(find "$ROOT/src" -newer "$ROOT/dist/server.mjs" -name '*.ts' -print -quit 2>/dev/null)" ]]; then
+    note "warning: src/ has files newer than dist/server.mjs (run 'npm run build' to measure the current source)"
   fi
 fi
 case "$FSYNC" in always|everysec|no) ;; *) die "FSYNC must be always, everysec or no" ;; esac

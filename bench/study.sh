@@ -52,9 +52,9 @@ note() { echo "study: $*" >&2; }
 for tool in memcached taskset node; do
   command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool (apt-get install memcached util-linux nodejs)"
 done
-[[ -f "$ROOT/dist/main.js" && -f "$ROOT/dist/cli/bench/main.js" ]] || die "dist/ is missing or stale: run 'npm run build' first"
-if [[ -n "$(find "$ROOT/src" -newer "$ROOT/dist/main.js" -name '*.ts' -print -quit 2>/dev/null)" ]]; then
-  note "warning: src/ has files newer than dist/main.js (run 'npm run build' to measure the current source)"
+[[ -f "$ROOT/dist/server.mjs" && -f "$ROOT/dist/cli/bench/main.js" ]] || die "dist/ is missing or stale: run 'npm run build' first"
+if [[ -n "$(find "$ROOT/src" -newer "$ROOT/dist/server.mjs" -name '*.ts' -print -quit 2>/dev/null)" ]]; then
+  note "warning: src/ has files newer than dist/server.mjs (run 'npm run build' to measure the current source)"
 fi
 [[ $(nproc) -ge 2 ]] || note "warning: fewer than 2 CPUs; servers and load generator will share a core"
 WITH_REDIS=0

@@ -32,7 +32,7 @@ export function tempDataDir(): string {
 }
 
 function assertBuilt(): void {
-  if (!existsSync(join(repoRoot, 'dist/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  if (!existsSync(join(repoRoot, 'dist/server.mjs'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
 }
 
 /**
