@@ -1,16 +1,42 @@
 // Shared helpers for the WAL tests: temp directories, deterministic effects,
 // reading a log back through recovery, and Disk wrappers that inject faults.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { afterEach, beforeEach } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeDisk, type Disk, type DiskFile } from '../../src/wal/disk.js';
+import { encodeRecord } from '../../src/wal/codec.js';
 import { recoverWal, type RecoveryReport } from '../../src/wal/recovery.js';
+import { segmentName } from '../../src/wal/segments.js';
 import type { Effect } from '../../src/engine/types.js';
 
 export async function makeTempDir(): Promise<{ dir: string; walDir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'mcl-wal-test-'));
   return { dir, walDir: join(dir, 'wal'), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh temp WAL directory for each test of the calling file, handed to `use` before the test and removed after it. */
+export function useTempWalDir(use: (walDir: string) => void): void {
+  let cleanup: () => Promise<void> = async () => {};
+  beforeEach(async () => {
+    const t = await makeTempDir();
+    cleanup = t.cleanup;
+    use(t.walDir);
+  });
+  afterEach(async () => { await cleanup(); });
+}
+
+/** Writes segment files directly: one per group, named by its first record (or by `names`); returns their paths. */
+export async function writeSegments(walDir: string, groups: Effect[][], names?: number[]): Promise<string[]> {
+  await nodeDisk.mkdirp(walDir);
+  const paths: string[] = [];
+  for (const [i, group] of groups.entries()) {
+    const path = join(walDir, segmentName(names?.[i] ?? group[0]!.seq));
+    await writeFile(path, Buffer.concat(group.map((e) => encodeRecord(e))));
+    paths.push(path);
+  }
+  return paths;
 }
 
 /** A deterministic mix of every effect kind, so logs exercise all record types. */

@@ -2,7 +2,7 @@
 // -> expected outcome -> repair -> survivors -> append more -> reopen -> reread
 // (after etcd's repair_test.go).
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile, writeFile, truncate, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeRecordAt, encodeRecord, record_header_bytes } from '../../src/wal/codec.js';
@@ -11,18 +11,12 @@ import { WalCorruptionError, type RecoveryReport } from '../../src/wal/recovery.
 import { listSegments, segmentName } from '../../src/wal/segments.js';
 import { WalWriter } from '../../src/wal/writer.js';
 import type { Effect } from '../../src/engine/types.js';
-import { effectsRange, makeTempDir, recover } from './helpers.js';
+import { effectsRange, recover, useTempWalDir, writeSegments } from './helpers.js';
 
 const ballast_bytes = 64 * 1024;
 
 let walDir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  const t = await makeTempDir();
-  walDir = t.walDir;
-  cleanup = t.cleanup;
-});
-afterEach(async () => { await cleanup(); });
+useTempWalDir((dir) => { walDir = dir; });
 
 /** Cumulative offsets of each record when `effects` are written back to back. */
 function offsetsOf(effects: Effect[]): number[] {
@@ -53,18 +47,6 @@ async function writeLogWithWriter(count: number): Promise<{ path: string; effect
   // The writer lays records down exactly as the codec frames them.
   expect((await readFile(path)).equals(Buffer.concat(effects.map((e) => encodeRecord(e))))).toBe(true);
   return { path, effects };
-}
-
-/** Writes segment files directly: one per group, named by its first record (or by `names`). */
-async function writeSegments(groups: Effect[][], names?: number[]): Promise<string[]> {
-  await nodeDisk.mkdirp(walDir);
-  const paths: string[] = [];
-  for (const [i, group] of groups.entries()) {
-    const path = join(walDir, segmentName(names?.[i] ?? group[0]!.seq));
-    await writeFile(path, Buffer.concat(group.map((e) => encodeRecord(e))));
-    paths.push(path);
-  }
-  return paths;
 }
 
 async function olderSegmentsBytes(report: RecoveryReport): Promise<number> {
@@ -144,7 +126,7 @@ describe('clean logs', () => {
 
   it('reads across several clean segments in order, ignoring other files', async () => {
     const all = effectsRange(1, 12);
-    const paths = await writeSegments([all.slice(0, 4), all.slice(4, 9), all.slice(9)]);
+    const paths = await writeSegments(walDir, [all.slice(0, 4), all.slice(4, 9), all.slice(9)]);
     await writeFile(join(walDir, 'reserve'), Buffer.alloc(100));
     await writeFile(join(walDir, `${segmentName(99)}.broken`), garbage(50, 1));
     await writeFile(join(walDir, 'notes.txt'), 'x');
@@ -187,7 +169,6 @@ const truncateBy = (n: number) => async (path: string) => {
   const size = (await stat(path)).size;
   await truncate(path, size - n);
 };
-const lastSize = (off: number[], len: number) => len - off[count - 1]!;
 
 /** Overwrites bytes of the file at `pos` (relative to a record offset). */
 function overwrite(pick: (off: number[], len: number) => number, bytes: (off: number[], len: number) => Buffer) {
@@ -413,7 +394,7 @@ describe('damage with several segments', () => {
   const groups = [all.slice(0, 5), all.slice(5, 9), all.slice(9)];
 
   it('a torn tail in the newest segment leaves the older ones alone', async () => {
-    const paths = await writeSegments(groups);
+    const paths = await writeSegments(walDir, groups);
     const olderBefore = await Promise.all(paths.slice(0, 2).map((p) => readFile(p)));
     const size = (await stat(paths[2]!)).size;
     await truncate(paths[2]!, size - 5);
@@ -433,7 +414,7 @@ describe('damage with several segments', () => {
   ];
 
   it.each(olderDamage)('damage in an older segment (%s) is corruption even with a newer segment', async (_name, damage, at) => {
-    const paths = await writeSegments(groups);
+    const paths = await writeSegments(walDir, groups);
     const cleanLength = (await stat(paths[0]!)).size;
     await damage(paths[0]!);
     const damaged = await readFile(paths[0]!);
@@ -462,7 +443,7 @@ describe('damage with several segments', () => {
   });
 
   it('an empty newest segment (crash right after a roll) is a clean end; appends go into it', async () => {
-    const paths = await writeSegments([all.slice(0, 6)]);
+    const paths = await writeSegments(walDir, [all.slice(0, 6)]);
     const empty = join(walDir, segmentName(7));
     await writeFile(empty, Buffer.alloc(0));
     const { report, records } = await recover(walDir);
@@ -487,7 +468,7 @@ describe('damage with several segments', () => {
   });
 
   it('a gap between segments (missing records) is corruption; repair drops the misnamed segment', async () => {
-    const paths = await writeSegments([all.slice(0, 5), all.slice(6, 9)]); // seq 6 missing
+    const paths = await writeSegments(walDir, [all.slice(0, 5), all.slice(6, 9)]); // seq 6 missing
     await expect(recover(walDir)).rejects.toMatchObject({ file: paths[1], offset: 0, reason: expect.stringMatching(/starts at 7.*continues at 6/) });
     const { report, records } = await recover(walDir, { repair: true });
     expect(report.repaired).toMatchObject({ file: paths[1], offset: 0 });
@@ -499,7 +480,7 @@ describe('damage with several segments', () => {
   });
 
   it.each([0, 4096])('a newest segment of %i zero bytes whose name does not continue the log holds nothing; it is removed', async (zeros) => {
-    const paths = await writeSegments([all.slice(0, 5)]);
+    const paths = await writeSegments(walDir, [all.slice(0, 5)]);
     const misnamed = join(walDir, segmentName(9));
     await writeFile(misnamed, Buffer.alloc(zeros));
     const { report, records } = await recover(walDir);
@@ -512,7 +493,7 @@ describe('damage with several segments', () => {
   });
 
   it('a segment jump is accepted only when the snapshot covers the skipped records', async () => {
-    const paths = await writeSegments([all.slice(0, 5), all.slice(6, 9)]); // seq 6 missing
+    const paths = await writeSegments(walDir, [all.slice(0, 5), all.slice(6, 9)]); // seq 6 missing
     await expect(recover(walDir, { afterSeq: 4 })).rejects.toBeInstanceOf(WalCorruptionError);
     const covered = await recover(walDir, { afterSeq: 6 });
     expect(covered.records).toEqual(all.slice(6, 9));
@@ -523,7 +504,7 @@ describe('damage with several segments', () => {
   it('a log that ends before the snapshot start: appends continue after afterSeq and the log stays readable', async () => {
     // The snapshot (afterSeq 20) holds records the log never got (e.g. written
     // but not yet durable when a snapshot was taken and the power went).
-    await writeSegments([all.slice(0, 8)]);
+    await writeSegments(walDir, [all.slice(0, 8)]);
     const first = await recover(walDir, { afterSeq: 20 });
     expect(first.records).toEqual([]);
     expect(first.report.lastSeq).toBe(20);
@@ -543,7 +524,7 @@ describe('damage with several segments', () => {
 
 describe('a log that starts after the state on hand', () => {
   it('refuses to start when records between the snapshot and the first segment are missing; --repair-wal starts without them', async () => {
-    const [path] = await writeSegments([effectsRange(50, 60)]);
+    const [path] = await writeSegments(walDir, [effectsRange(50, 60)]);
     await expect(recover(walDir, { afterSeq: 10 })).rejects.toThrow(WalCorruptionError);
     await expect(recover(walDir, { afterSeq: 10 })).rejects.toThrow(/records 11\.\.49 are missing/);
     await expect(recover(walDir)).rejects.toThrow(/records 1\.\.49 are missing/);
@@ -571,7 +552,7 @@ describe('lost sectors', () => {
   const zeroSector = (file: Buffer, start: number) => { const b = Buffer.from(file); b.fill(0, start, start + sector); return b; };
 
   it('a zero sector in the newest segment with valid records after it is a torn tail: cut at the first record it touches', async () => {
-    const [path] = await writeSegments([effects]);
+    const [path] = await writeSegments(walDir, [effects]);
     const damaged = zeroSector(await readFile(path!), 2 * sector);
     await writeFile(path!, damaged);
     const k = recordAt(2 * sector);
@@ -589,7 +570,7 @@ describe('lost sectors', () => {
   });
 
   it('a record whose own start lies in the zeros (the rest of its first sector zero) is torn too', async () => {
-    const [path] = await writeSegments([effects]);
+    const [path] = await writeSegments(walDir, [effects]);
     const file = await readFile(path!);
     const k = recordAt(5 * sector) + 1; // the first record starting at or after 5 * sector
     const sectorEnd = (Math.floor(off[k]! / sector) + 1) * sector;
@@ -612,7 +593,7 @@ describe('lost sectors', () => {
     }
     const { effects, k } = found!;
     const off = offsetsOf(effects);
-    const [path] = await writeSegments([effects]);
+    const [path] = await writeSegments(walDir, [effects]);
     const b = await readFile(path!);
     b.fill(0, off[k]!, off[k]! + head); // the old content of that sector from the record on: zeros
     await writeFile(path!, b);
@@ -622,14 +603,14 @@ describe('lost sectors', () => {
   });
 
   it('the same zero sector in an older segment is corruption', async () => {
-    const [older] = await writeSegments([effects, effectsRange(41, 45)]);
+    const [older] = await writeSegments(walDir, [effects, effectsRange(41, 45)]);
     await writeFile(older!, zeroSector(await readFile(older!), 2 * sector));
     const k = recordAt(2 * sector);
     await expect(recover(walDir)).rejects.toMatchObject({ file: older, offset: off[k] });
   });
 
   it('zeros after the last record of an older segment are corruption (the writer cuts them before rolling)', async () => {
-    const [older] = await writeSegments([effects.slice(0, 10), effects.slice(10)]);
+    const [older] = await writeSegments(walDir, [effects.slice(0, 10), effects.slice(10)]);
     const length = (await stat(older!)).size;
     await writeFile(older!, Buffer.concat([await readFile(older!), Buffer.alloc(4096)]));
     await expect(recover(walDir)).rejects.toMatchObject({ file: older, offset: length });

@@ -1,38 +1,23 @@
 // recoverWal with replayInto(engine) (puts by bytes, the server's wiring)
 // against recoverWal handing every record to applyEffect: the same engine.
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
-import { encodeRecord } from '../../src/wal/codec.js';
 import { nodeDisk } from '../../src/wal/disk.js';
 import { recoverWal, replayInto } from '../../src/wal/recovery.js';
-import { segmentName } from '../../src/wal/segments.js';
 import type { Effect } from '../../src/engine/types.js';
 import { engineState } from '../engine/helpers.js';
-import { effectsRange, makeTempDir } from './helpers.js';
+import { effectsRange, useTempWalDir, writeSegments } from './helpers.js';
 
 let walDir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  const t = await makeTempDir();
-  walDir = t.walDir;
-  cleanup = t.cleanup;
-});
-afterEach(async () => { await cleanup(); });
+useTempWalDir((dir) => { walDir = dir; });
 
 const newEngine = () => new Engine({ memoryLimitBytes: 1 << 30, itemSizeMaxBytes: 1 << 20, evictionsDisabled: false });
-
-async function writeSegments(groups: Effect[][]): Promise<void> {
-  await nodeDisk.mkdirp(walDir);
-  for (const g of groups) await writeFile(join(walDir, segmentName(g[0]!.seq)), Buffer.concat(g.map((e) => encodeRecord(e))));
-}
 
 describe('recoverWal with replayInto', () => {
   it.each([0, 37])('rebuilds the engine applyEffect rebuilds (afterSeq %i, two segments, every record kind)', async (afterSeq) => {
     const effects = effectsRange(1, 298, 30) // ends with puts after the last flush;
-    await writeSegments([effects.slice(0, 120), effects.slice(120)]);
+    await writeSegments(walDir, [effects.slice(0, 120), effects.slice(120)]);
     const viaEffects = newEngine();
     const viaBytes = newEngine();
     const common = { disk: nodeDisk, walDir, afterSeq, repair: false, log: () => {} };
@@ -46,7 +31,7 @@ describe('recoverWal with replayInto', () => {
 
   it('hands puts to onPut and every other record to onRecord', async () => {
     const effects = effectsRange(1, 20);
-    await writeSegments([effects]);
+    await writeSegments(walDir, [effects]);
     const puts: number[] = [];
     const others: Effect[] = [];
     await recoverWal({ disk: nodeDisk, walDir, afterSeq: 0, repair: false, log: () => {}, onRecord: (e) => others.push(e), onPut: (_buf, r) => puts.push(r.seq) });
