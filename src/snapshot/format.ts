@@ -230,18 +230,15 @@ const base64_pairs = (() => {
 /** Where the base64 text decodeBase64Value read last ends (at its closing quote). */
 let base64End = 0;
 
-/** src as 32-bit words for decodeBase64Value: readItemLines sets it to a view of the buffer it reads, and clears it after. */
-let words: DataView | null = null;
-
 /**
  * Decodes the canonical padded base64 text at src[start..], up to the `"`
  * that closes it (before `to`), into `scratch` from 0: the decoded length,
  * or -1 if the text is not exactly what Buffer#toString('base64') writes
  * (then JSON.parse and the lenient decoder decide). One pass: the closing
- * quote is found by the decoding itself. `words` must view src.
+ * quote is found by the decoding itself. `words` views src's bytes (a group
+ * is read as one 32-bit number).
  */
-function decodeBase64Value(src: Buffer, start: number, to: number): number {
-  const v32 = words!;
+function decodeBase64Value(src: Buffer, words: DataView, start: number, to: number): number {
   let out = 0;
   let i = start;
   // Whole groups start at most at `last`: within the input, and with room in scratch (grown when reached).
@@ -252,7 +249,7 @@ function decodeBase64Value(src: Buffer, start: number, to: number): number {
       growScratch();
       last = groupsEnd(start, to);
     }
-    const four = v32.getUint32(i, true);
+    const four = words.getUint32(i, true);
     const high = base64_pairs[four & 0xffff]!, low = base64_pairs[four >>> 16]!;
     if ((high | low) < 0) break;
     scratch[out++] = high >> 4;
@@ -296,9 +293,9 @@ function growScratch(): void {
  * 15 digits) and ends by `to`, and visits it: returns where the next line
  * starts. -1 if it is not such a line (then JSON.parse decides). Any byte
  * out of place, a newline included, stops it, so it never reads on into the
- * next line: the newline it ends at is the line's first.
+ * next line: the newline it ends at is the line's first. `words` views buf.
  */
-function readFastLine(buf: Buffer, at: number, to: number, visit: ItemVisitor): number {
+function readFastLine(buf: Buffer, words: DataView, at: number, to: number, visit: ItemVisitor): number {
   if (!isKeyOpening(buf, at)) return -1;
   const keyStart = at + open_key.length;
   let q = keyStart;
@@ -308,7 +305,7 @@ function readFastLine(buf: Buffer, at: number, to: number, visit: ItemVisitor): 
     if (c === 0x5c || c < 0x20 || c >= 0x7f) return -1;
   }
   if (q >= to || q - keyStart > key_length_max || !isValueOpening(buf, q)) return -1;
-  const length = decodeBase64Value(buf, q + open_value.length, to);
+  const length = decodeBase64Value(buf, words, q + open_value.length, to);
   if (length < 0 || !isFlagsOpening(buf, base64End)) return -1;
   const flags = readDigits(buf, base64End + open_flags.length);
   if (flags < 0 || flags > 0xffffffff || !isNumberOpening(buf, digitsEnd, 0x65)) return -1;
@@ -340,15 +337,11 @@ function readParsedLine(buf: Buffer, at: number, to: number, visit: ItemVisitor,
 export function readItemLines(buf: Buffer, from: number, to: number, visit: ItemVisitor, base = 0): number {
   let at = from;
   let lines = 0;
-  words = new DataView(buf.buffer, buf.byteOffset, buf.length);
-  try {
-    while (at < to) {
-      const next = readFastLine(buf, at, to, visit);
-      at = next >= 0 ? next : readParsedLine(buf, at, to, visit, base);
-      lines++;
-    }
-  } finally {
-    words = null; // not kept alive after the read
+  const words = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  while (at < to) {
+    const next = readFastLine(buf, words, at, to, visit);
+    at = next >= 0 ? next : readParsedLine(buf, at, to, visit, base);
+    lines++;
   }
   return lines;
 }
